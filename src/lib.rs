@@ -1,0 +1,87 @@
+//! secretfd: start a program with its secrets on inherited file descriptors.
+//!
+//! The binary is a thin wrapper around [`main`]. Modules follow the steps of
+//! a launch: `cli` (parse), `plan` and `reference` (validate), `source`,
+//! `extract` and `secret` (fetch and hold), `deliver` (carriers), `launch`
+//! (exec), `error` (messages and exit codes). `sys` holds every system call
+//! and is the only module allowed to use `unsafe`.
+
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+pub mod cli;
+pub mod commands;
+pub mod deliver;
+pub mod duration;
+pub mod error;
+pub mod extract;
+pub mod launch;
+pub mod logging;
+pub mod plan;
+pub mod reference;
+pub mod secret;
+pub mod source;
+#[allow(unsafe_code)]
+pub mod sys;
+
+use cli::Command;
+use error::{EXIT_LAUNCHER_FAILED, EXIT_USAGE};
+
+/// Variable that would make the AWS SDK log request and response bodies,
+/// secret values included. secretfd never honours it.
+const SDK_SENSITIVE_BODIES_VAR: &str = "LOG_SENSITIVE_BODIES";
+
+/// Runs secretfd with the process's arguments and returns the exit code.
+pub fn main() -> i32 {
+    // Before anything opens a descriptor or starts a thread.
+    sys::ensure_stdio_open();
+    sys::remove_env_var_single_threaded(SDK_SENSITIVE_BODIES_VAR);
+
+    let arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cli = match cli::parse(&arguments) {
+        Ok(cli) => cli,
+        Err(error) => return report_usage_error(&error, &arguments),
+    };
+    logging::init(cli.global.verbose);
+
+    match cli.command {
+        Command::Run(args) => commands::run::run(args, &cli.global).unwrap_or_else(|error| {
+            error.report();
+            error.run_exit_code()
+        }),
+        _ => {
+            let error = error::Error::usage(error::Problem::new("secretfd", "this command is not implemented yet"));
+            error.report();
+            error.command_exit_code()
+        }
+    }
+}
+
+/// Prints clap's message; `--help` and `--version` exit 0, usage errors exit
+/// 125 for `run` (so they cannot be mistaken for the child's status) and 2
+/// for the other commands.
+fn report_usage_error(error: &clap::Error, arguments: &[std::ffi::OsString]) -> i32 {
+    let _ = error.print();
+    match error.kind() {
+        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
+        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => EXIT_USAGE,
+        _ if is_run(arguments) => EXIT_LAUNCHER_FAILED,
+        _ => EXIT_USAGE,
+    }
+}
+
+/// Whether the subcommand word is `run`, skipping global options and their values.
+fn is_run(arguments: &[std::ffi::OsString]) -> bool {
+    let mut words = arguments.iter().skip(1).map(|a| a.to_string_lossy());
+    while let Some(word) = words.next() {
+        match word.as_ref() {
+            "--region" | "--timeout" => {
+                words.next();
+            }
+            w if w.starts_with('-') => {}
+            w => return w == "run",
+        }
+    }
+    false
+}

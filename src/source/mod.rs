@@ -1,0 +1,144 @@
+//! Secret sources: fetching every reference of a plan at once.
+//!
+//! A source that several references share is fetched once. Local sources
+//! (`file:`, `env:`) are read directly; Secrets Manager sources go through
+//! `aws`, on a single-threaded tokio runtime that is shut down before this
+//! module returns, so the caller can exec or fork with no runtime threads
+//! left.
+
+#![forbid(unsafe_code)]
+
+pub mod aws;
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tracing::debug;
+
+use crate::error::Problem;
+use crate::extract;
+use crate::reference::{Reference, Source};
+use crate::secret::Secret;
+
+/// A resolved reference: the delivered bytes and what the plan shows about them.
+pub struct Resolved {
+    pub secret: Secret,
+    /// The Secrets Manager version ID, for AWS sources.
+    pub version_id: Option<String>,
+}
+
+/// Why one reference could not be resolved; the caller adds the subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl SourceError {
+    pub fn into_problem(self, subject: impl Into<String>) -> Problem {
+        Problem { subject: subject.into(), message: self.message, hint: self.hint }
+    }
+}
+
+impl From<aws::AwsError> for SourceError {
+    fn from(error: aws::AwsError) -> SourceError {
+        let message = if error.message.is_empty() { error.code } else { format!("{}: {}", error.code, error.message) };
+        SourceError { message, hint: error.hint }
+    }
+}
+
+/// How long the runtime may take to stop its blocking threads (DNS lookups).
+const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(100);
+
+/// Resolves every reference, returning one result per reference in order.
+pub fn resolve_all(references: &[&Reference], options: &aws::Options) -> Vec<Result<Resolved, SourceError>> {
+    // Step 1: distinct sources, each fetched once.
+    let mut distinct: BTreeMap<&Source, usize> = BTreeMap::new();
+    for reference in references {
+        let next = distinct.len();
+        distinct.entry(&reference.source).or_insert(next);
+    }
+    let mut sources: Vec<&Source> = vec![&references[0].source; distinct.len()];
+    for (source, &index) in &distinct {
+        sources[index] = source;
+    }
+
+    // Step 2: fetch.
+    let fetched = fetch_sources(&sources, options);
+
+    // Step 3: apply each reference's key or pointer.
+    references
+        .iter()
+        .map(|reference| {
+            let fetched = fetched[distinct[&reference.source]].as_ref().map_err(Clone::clone)?;
+            let secret = match &reference.selector {
+                None => Secret::copy_from(fetched.secret.expose()),
+                Some(selector) => extract::select(&fetched.secret, selector).map_err(|error| SourceError {
+                    message: error.to_string(),
+                    hint: Some(
+                        "check the key with `secretfd describe`, or drop the #key part to get the whole value".into(),
+                    ),
+                })?,
+            };
+            Ok(Resolved { secret, version_id: fetched.version_id.clone() })
+        })
+        .collect()
+}
+
+fn fetch_sources(sources: &[&Source], options: &aws::Options) -> Vec<Result<Resolved, SourceError>> {
+    let mut results: Vec<Option<Result<Resolved, SourceError>>> = sources.iter().map(|_| None).collect();
+    let mut aws_indexes = Vec::new();
+    let mut aws_secrets = Vec::new();
+
+    for (index, source) in sources.iter().enumerate() {
+        let local = match source {
+            Source::Aws(secret) => {
+                aws_indexes.push(index);
+                aws_secrets.push(secret.clone());
+                continue;
+            }
+            Source::File(path) => local::read_file(path),
+            Source::Env(var) => local::read_env(var),
+        };
+        results[index] = Some(
+            local
+                .map(|secret| Resolved { secret, version_id: None })
+                .map_err(|error| SourceError { message: error.to_string(), hint: local_hint(&error) }),
+        );
+    }
+
+    if !aws_secrets.is_empty() {
+        debug!(secrets = aws_secrets.len(), "fetching from Secrets Manager");
+        let outcomes = run_async(aws::fetch_all(&aws_secrets, options));
+        for (index, outcome) in aws_indexes.into_iter().zip(outcomes) {
+            results[index] = Some(
+                outcome
+                    .map(|fetched| Resolved { secret: fetched.secret, version_id: fetched.version_id })
+                    .map_err(SourceError::from),
+            );
+        }
+    }
+    results.into_iter().map(|r| r.expect("every source has a result")).collect()
+}
+
+fn local_hint(error: &local::LocalError) -> Option<String> {
+    match error {
+        local::LocalError::Read { .. } => Some("check the path and its permissions".into()),
+        local::LocalError::TooLarge { .. } => Some("secrets larger than 1 MiB are not supported".into()),
+        local::LocalError::NotRegular { .. } => Some("name a file, not a directory".into()),
+        local::LocalError::EnvMissing(_) => Some("export the variable before starting secretfd".into()),
+    }
+}
+
+/// Runs a future on a fresh single-threaded runtime and shuts the runtime
+/// down before returning.
+pub fn run_async<F: Future>(future: F) -> F::Output {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("building a single-threaded tokio runtime only fails when the system is out of resources");
+    let output = runtime.block_on(future);
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    output
+}
