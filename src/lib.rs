@@ -45,17 +45,20 @@ pub fn main() -> i32 {
     };
     logging::init(cli.global.verbose);
 
-    match cli.command {
-        Command::Run(args) => commands::run::run(args, &cli.global).unwrap_or_else(|error| {
-            error.report();
-            error.run_exit_code()
-        }),
-        _ => {
-            let error = error::Error::usage(error::Problem::new("secretfd", "this command is not implemented yet"));
-            error.report();
-            error.command_exit_code()
-        }
-    }
+    let global = &cli.global;
+    let (result, is_run) = match cli.command {
+        Command::Run(args) => (commands::run::run(args, global), true),
+        Command::Get(args) => (commands::get::run(args, global), false),
+        Command::Password(args) => (commands::password::run(args, global), false),
+        Command::Create(args) => (commands::create::run(args, global), false),
+        Command::Put(args) => (commands::put::run(args, global), false),
+        Command::Describe(args) => (commands::describe::run(args, global), false),
+        Command::Completions(args) => (commands::completions::run(args, global), false),
+    };
+    result.unwrap_or_else(|error| {
+        error.report();
+        if is_run { error.run_exit_code() } else { error.command_exit_code() }
+    })
 }
 
 /// Prints clap's message; `--help` and `--version` exit 0, usage errors exit

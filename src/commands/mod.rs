@@ -2,4 +2,10 @@
 
 #![forbid(unsafe_code)]
 
+pub mod completions;
+pub mod create;
+pub mod describe;
+pub mod get;
+pub mod password;
+pub mod put;
 pub mod run;
