@@ -31,31 +31,55 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Heading of the options every command accepts, so that `--help` lists
+/// them apart from the command's own.
+const GLOBAL_OPTIONS: &str = "Global options";
+
 /// Options accepted before or after the command name.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GlobalOptions {
-    /// Log progress to stderr; repeat (-vv) for more detail. Values are never logged.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    /// Log to stderr: -v adds secretfd's debug messages, -vv the AWS SDK's, -vvv trace detail
+    /// [default: warnings and errors only]. Secret values are never logged
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = GLOBAL_OPTIONS)]
     pub verbose: u8,
 
     /// AWS region for secrets named without an ARN [default: the standard AWS
     /// chain: AWS_REGION, AWS_DEFAULT_REGION, the profile's region]
-    #[arg(long, global = true, value_name = "REGION")]
+    #[arg(long, global = true, value_name = "REGION", help_heading = GLOBAL_OPTIONS)]
     pub region: Option<String>,
 
-    /// Maximum time for the whole fetch, including region and credential
-    /// discovery and retries (e.g. 500ms, 30s, 2m)
-    #[arg(long, global = true, value_name = "DURATION", value_parser = parse_duration, default_value = "30s")]
+    /// Maximum time for all AWS calls of the command, including region and
+    /// credential discovery and retries: a whole number with the unit ms, s, m
+    /// or h, such as 500ms, 30s or 2m
+    #[arg(
+        long,
+        global = true,
+        value_name = "DURATION",
+        value_parser = parse_duration,
+        default_value = "30s",
+        help_heading = GLOBAL_OPTIONS
+    )]
     pub timeout: Duration,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Fetch every bound secret, then start CMD with them on descriptors
+    ///
+    /// Every secret bound with --file, --fd, --stdin or the config file is
+    /// fetched before anything starts. Any failure means no command: one line
+    /// per failed binding on stderr, and exit status 125. secretfd then writes
+    /// each value into its carrier, wipes its own copy, and replaces itself
+    /// with CMD (or supervises it), so CMD gets its secrets only on
+    /// descriptors, never in its arguments or environment.
     #[command(after_help = RUN_EXAMPLES)]
     Run(RunArgs),
 
     /// Write one secret's value to stdout, byte for byte
+    ///
+    /// The value is written exactly as stored, with no newline added, for
+    /// use in pipelines. Prefer secretfd run for programs that can read a
+    /// file or a descriptor: a value on stdout ends up wherever stdout goes.
     Get(GetArgs),
 
     /// Generate a random password locally (the options of Secrets Manager's GetRandomPassword)
@@ -74,12 +98,18 @@ pub enum Command {
     Completions(CompletionsArgs),
 }
 
+/// One example per binding form. Each line fits 80 columns in `--help` and
+/// in the man page, which indents them further; longer commands continue
+/// with a backslash.
 const RUN_EXAMPLES: &str = "\
 Examples:
   secretfd run --file DB_PASSWORD_FILE=prod/db#password -- ./server
-  secretfd run --fd 3=ops/backup-key -- sh -c 'gpg --batch --passphrase-fd 3 -d backup.gpg'
-  secretfd run --stdin registry/token -- docker login --username ci --password-stdin
-  secretfd run --file TLS_KEY=file:/run/secrets/tls.key -- nginx -c {{TLS_KEY}}
+  secretfd run --fd 3=ops/backup-key -- \\
+      gpg --batch --passphrase-fd 3 -d backup.gpg
+  secretfd run --stdin registry/token -- \\
+      docker login --username ci --password-stdin
+  secretfd run --file TLS_KEY=file:/run/secrets/tls.key -- \\
+      openssl s_server -cert cert.pem -key {{TLS_KEY}}
   secretfd run --dry-run --file DB=prod/db#password -- ./server";
 
 /// How a secret is carried to the child.
@@ -95,15 +125,16 @@ pub enum Carrier {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Bind a secret to a path: the child gets env VAR=/dev/fd/N (never the value)
+    /// Bind a secret to a path: the child gets env VAR=/dev/fd/N (never the value), N being the lowest
+    /// free descriptor from 3; repeatable
     #[arg(long = "file", value_name = "VAR=REF")]
     pub file: Vec<String>,
 
-    /// Bind a secret to exactly descriptor N (N >= 3)
+    /// Bind a secret to exactly descriptor N (N >= 3); repeatable
     #[arg(long = "fd", value_name = "N=REF")]
     pub fd: Vec<String>,
 
-    /// Bind a secret to the child's standard input
+    /// Bind a secret to the child's standard input (descriptor 0); at most once
     #[arg(long = "stdin", value_name = "REF")]
     pub stdin: Option<String>,
 
@@ -139,11 +170,16 @@ pub struct RunArgs {
     /// `--file`, `--fd` and `--stdin` bindings as `(flag, value)`, in command-line order.
     #[arg(skip)]
     pub ordered_bindings: Vec<(String, String)>,
+
+    /// Whether `--timeout` was given on the command line, so that it wins
+    /// over the config file's `timeout` while the default does not.
+    #[arg(skip)]
+    pub timeout_given: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct GetArgs {
-    /// The secret to print (any reference form of `run`)
+    /// The secret to print, in any reference form that secretfd run accepts
     #[arg(value_name = "REF")]
     pub reference: String,
 }
@@ -158,19 +194,19 @@ pub struct PasswordOptions {
     #[arg(long, value_name = "CHARS", default_value = "")]
     pub exclude_characters: String,
 
-    /// Leave out digits
+    /// Leave out the digits 0-9
     #[arg(long)]
     pub exclude_numbers: bool,
 
-    /// Leave out punctuation
+    /// Leave out the punctuation characters !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~
     #[arg(long)]
     pub exclude_punctuation: bool,
 
-    /// Leave out upper-case letters
+    /// Leave out the upper-case letters A-Z
     #[arg(long)]
     pub exclude_uppercase: bool,
 
-    /// Leave out lower-case letters
+    /// Leave out the lower-case letters a-z
     #[arg(long)]
     pub exclude_lowercase: bool,
 
@@ -178,7 +214,8 @@ pub struct PasswordOptions {
     #[arg(long)]
     pub include_space: bool,
 
-    /// Do not require at least one character of every included type
+    /// Do not require at least one character of every included type (by default each of
+    /// lower-case, upper-case, digits and punctuation that is not left out must appear)
     #[arg(long)]
     pub no_require_each_included_type: bool,
 }
@@ -192,11 +229,12 @@ pub struct PasswordArgs {
 /// Where the value of `create` and `put` comes from.
 #[derive(Debug, Args)]
 pub struct ValueSource {
-    /// Generate the value with the password options instead of reading it
+    /// Generate the value with the password options (--length, --exclude-*, --include-space)
+    /// instead of reading it
     #[arg(long, conflicts_with = "value_file")]
     pub generate: bool,
 
-    /// Read the value from this file instead of stdin
+    /// Read the value from this file, byte for byte [default: read stdin, which must not be a terminal]
     #[arg(long, value_name = "PATH")]
     pub value_file: Option<PathBuf>,
 
@@ -229,7 +267,7 @@ pub struct CreateArgs {
     #[arg(long = "tag", value_name = "KEY=VALUE")]
     pub tags: Vec<String>,
 
-    /// Print the result as JSON
+    /// Print the result as JSON instead of text
     #[arg(long)]
     pub json: bool,
 }
@@ -247,7 +285,7 @@ pub struct PutArgs {
     #[arg(long = "version-stage", value_name = "STAGE")]
     pub version_stages: Vec<String>,
 
-    /// Print the result as JSON
+    /// Print the result as JSON instead of text
     #[arg(long)]
     pub json: bool,
 }
@@ -258,7 +296,7 @@ pub struct DescribeArgs {
     #[arg(value_name = "REF")]
     pub reference: String,
 
-    /// Print the result as JSON
+    /// Print the result as JSON instead of text
     #[arg(long)]
     pub json: bool,
 }
@@ -290,6 +328,9 @@ where
         }
         ordered.sort();
         run.ordered_bindings = ordered.into_iter().map(|(_, id, value)| (id.to_owned(), value)).collect();
+        run.timeout_given = [&matches, run_matches]
+            .iter()
+            .any(|m| m.value_source("timeout") == Some(clap::parser::ValueSource::CommandLine));
     }
     Ok(cli)
 }

@@ -10,6 +10,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+#[cfg(not(target_os = "linux"))]
+compile_error!("secretfd supports Linux only: it needs sealed memfds, /dev/fd re-opening and close_range");
+
 pub mod cli;
 pub mod commands;
 pub mod deliver;
@@ -18,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod launch;
 pub mod logging;
+pub mod man;
 pub mod plan;
 pub mod reference;
 pub mod secret;
