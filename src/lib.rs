@@ -22,6 +22,7 @@ pub mod extract;
 pub mod launch;
 pub mod logging;
 pub mod man;
+pub mod password;
 pub mod plan;
 pub mod reference;
 pub mod secret;

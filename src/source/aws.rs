@@ -188,9 +188,9 @@ async fn load_config(options: &Options) -> Result<aws_config::SdkConfig, AwsErro
         .operation_attempt_timeout(attempt)
         .operation_timeout(options.timeout)
         .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::v2026_11_17())
-        .timeout_config(timeouts)
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    let retries = RetryConfig::standard().with_max_attempts(3).with_initial_backoff(initial_backoff(options.timeout));
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::v2026_11_17()).timeout_config(timeouts).retry_config(retries);
     if let Some(region) = &options.region {
         loader = loader.region(Region::new(region.clone()));
     }
@@ -210,6 +210,15 @@ async fn load_config(options: &Options) -> Result<aws_config::SdkConfig, AwsErro
     })?;
     debug!("resolved AWS credentials");
     Ok(config.into_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build())
+}
+
+/// The first retry's maximum backoff: the SDK's default of one second, cut
+/// to a tenth of a shorter `--timeout`. The standard retry mode backs off up
+/// to 1x and then 2x this value, so all three attempts end before the
+/// deadline and the last real error (throttling, refused connection) is
+/// reported instead of a bare timeout.
+fn initial_backoff(timeout: Duration) -> Duration {
+    (timeout / 10).min(Duration::from_secs(1))
 }
 
 const CREDENTIALS_HINT: &str = "secretfd looked in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the profile \
@@ -372,8 +381,17 @@ where
 {
     match error {
         SdkError::ServiceError(service) => {
-            let code = service.err().code().unwrap_or("UnknownError");
             let status = service.raw().status().as_u16();
+            let Some(code) = service.err().code() else {
+                // No AWS error code: a proxy's error page, or a body that is
+                // not the operation's JSON. The status is all there is to show.
+                return AwsError::new(
+                    "InvalidResponse",
+                    format!("{} returned HTTP {status} without an AWS error code", place.endpoint()),
+                    status >= 500,
+                    Some("check that AWS_ENDPOINT_URL, if set, points at Secrets Manager".into()),
+                );
+            };
             let mut classified = service_error(code, service.err().message().unwrap_or(""), place);
             classified.transient |= status >= 500;
             classified
@@ -449,6 +467,40 @@ fn service_error(code: &str, message: &str, place: &Place) -> AwsError {
     let transient =
         is_throttling(code) || matches!(code, "InternalServiceError" | "InternalFailure" | "ServiceUnavailable");
     AwsError::new(code, message, transient, hint)
+}
+
+/// Runs the AWS calls of a command other than `run` (`create`, `put`,
+/// `describe`). It loads the shared configuration and builds a client for the
+/// secret's region: the ARN's region when there is one, else `--region` or
+/// the standard AWS chain. Then it calls `work` with that client on a
+/// single-threaded runtime, which is shut down before this returns.
+/// `options.timeout` bounds all of it, configuration and credentials included.
+pub fn with_client<T, F, Fut>(options: &Options, arn_region: Option<&str>, work: F) -> Result<T, AwsError>
+where
+    F: FnOnce(sm::Client, Place) -> Fut,
+    Fut: Future<Output = Result<T, AwsError>>,
+{
+    let connect_and_work = async {
+        let config = load_config(options).await?;
+        let region = arn_region
+            .map(str::to_owned)
+            .or_else(|| config.region().map(|region| region.as_ref().to_owned()))
+            .ok_or_else(missing_region)?;
+        let client =
+            sm::Client::from_conf(sm::config::Builder::from(&config).region(Region::new(region.clone())).build());
+        let place = Place { region, endpoint: config.endpoint_url().map(str::to_owned), timeout: options.timeout };
+        work(client, place).await
+    };
+    super::run_async(async {
+        tokio::time::timeout(options.timeout, connect_and_work).await.unwrap_or_else(|_| {
+            Err(AwsError::new(
+                "Timeout",
+                format!("no answer from Secrets Manager within {:?}", options.timeout),
+                true,
+                Some("check network access to the endpoint and the credential source, or raise --timeout".into()),
+            ))
+        })
+    })
 }
 
 #[cfg(test)]

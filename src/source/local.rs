@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn read_env_missing_names_variable() {
-        let error = read_env("SECRETFD_TEST_SURELY_UNSET").unwrap_err();
+        let error = read_env("SECRETFD_TEST_SURELY_UNSET").err().expect("the variable is unset");
         assert_eq!(error.to_string(), "variable SECRETFD_TEST_SURELY_UNSET is not set in secretfd's environment");
     }
 }
