@@ -142,28 +142,31 @@ pub struct Settings {
 impl Plan {
     /// Validates bindings and command, reporting every problem found.
     pub fn build(raw: &[RawBinding], command: &[OsString], settings: Settings) -> Result<Plan, Error> {
-        let mut problems = Vec::new();
+        // Problems are tagged with their binding's position, so they are
+        // reported in command-line order whichever pass finds them.
+        let mut problems: Vec<(usize, Problem)> = Vec::new();
         let preserved = 3..3 + i64::from(settings.preserve_fds);
 
         // Pass 1: explicit descriptor numbers, so --file can fill the gaps.
         let mut taken: BTreeSet<RawFd> = BTreeSet::new();
         let mut explicit = Vec::with_capacity(raw.len());
-        for binding in raw {
+        for (position, binding) in raw.iter().enumerate() {
             let RawKind::Fd(text) = &binding.kind else {
                 explicit.push(None);
                 continue;
             };
             match parse_fd(text, &preserved, settings.max_fds) {
                 Ok(fd) if !taken.insert(fd) => {
-                    problems.push(
+                    problems.push((
+                        position,
                         Problem::new(binding.subject(), format!("descriptor {fd} is bound twice"))
                             .with_hint("give each --fd binding its own number"),
-                    );
+                    ));
                     explicit.push(None);
                 }
                 Ok(fd) => explicit.push(Some(fd)),
                 Err(message) => {
-                    problems.push(Problem::new(binding.subject(), message));
+                    problems.push((position, Problem::new(binding.subject(), message)));
                     explicit.push(None);
                 }
             }
@@ -174,12 +177,12 @@ impl Plan {
         let mut vars = HashSet::new();
         let mut has_stdin = false;
         let mut bindings = Vec::with_capacity(raw.len());
-        for (binding, explicit_fd) in raw.iter().zip(explicit) {
+        for (position, (binding, explicit_fd)) in raw.iter().zip(explicit).enumerate() {
             let subject = binding.subject();
             let target = match &binding.kind {
                 RawKind::Fd(_) => explicit_fd.map(Target::Fd),
                 RawKind::Stdin if has_stdin => {
-                    problems.push(Problem::new(&subject, "standard input is bound twice"));
+                    problems.push((position, Problem::new(&subject, "standard input is bound twice")));
                     None
                 }
                 RawKind::Stdin => {
@@ -188,14 +191,15 @@ impl Plan {
                 }
                 RawKind::File(var) => match check_var(var) {
                     Err(message) => {
-                        problems.push(Problem::new(&subject, message));
+                        problems.push((position, Problem::new(&subject, message)));
                         None
                     }
                     Ok(()) if !vars.insert(var.clone()) => {
-                        problems.push(
+                        problems.push((
+                            position,
                             Problem::new(&subject, format!("variable {var} is bound twice"))
                                 .with_hint("bind each name once, on the command line or in the config file"),
-                        );
+                        ));
                         None
                     }
                     Ok(()) => {
@@ -207,19 +211,24 @@ impl Plan {
                     }
                 },
             };
-            let reference = Reference::parse(&binding.reference)
-                .map_err(|reason| problems.push(Problem::new(&subject, format!("invalid reference: {reason}"))))
-                .ok();
+            let reference = match Reference::parse(&binding.reference) {
+                Ok(reference) => Some(reference),
+                Err(reason) => {
+                    problems.push((position, Problem::new(&subject, format!("invalid reference: {reason}"))));
+                    None
+                }
+            };
             if let (Some(target), Some(reference)) = (target, reference) {
                 bindings.push(Binding { target, reference, subject });
             }
         }
 
         if command.is_empty() {
-            problems.push(Problem::new("run", "no command given").with_hint("put the command after --"));
+            problems.push((usize::MAX, Problem::new("run", "no command given").with_hint("put the command after --")));
         }
         if !problems.is_empty() {
-            return Err(Error::many(Kind::Usage, problems));
+            problems.sort_by_key(|(position, _)| *position);
+            return Err(Error::many(Kind::Usage, problems.into_iter().map(|(_, problem)| problem).collect()));
         }
 
         let command = substitute(command, &bindings);
@@ -386,15 +395,20 @@ mod tests {
             flag("fd", "4096=f"),
         ];
         let found = problems(&raw, settings());
-        assert_eq!(found.len(), 8, "{found:#?}");
-        assert!(found[0].contains("variable A is bound twice"));
-        assert!(found[1].contains("descriptor 2 is standard"));
-        assert!(found[2].contains("descriptor 7 is bound twice"));
-        assert!(found[3].contains("'x' is not a descriptor number"));
-        assert!(found[4].contains("'1BAD' is not a valid variable name"));
-        assert!(found[5].contains("SECRETFD_FDS is set by secretfd"));
-        assert!(found[6].starts_with("--file C=bad name: invalid reference"));
-        assert!(found[7].contains("open-files limit"));
+        let expected = [
+            "variable A is bound twice",
+            "descriptor 2 is standard",
+            "descriptor 7 is bound twice",
+            "'x' is not a descriptor number",
+            "'1BAD' is not a valid variable name",
+            "SECRETFD_FDS is set by secretfd",
+            "--file C=bad name: invalid reference",
+            "open-files limit",
+        ];
+        assert_eq!(found.len(), expected.len(), "{found:#?}");
+        for (problem, text) in found.iter().zip(expected) {
+            assert!(problem.contains(text), "expected {text:?} in {problem:?}");
+        }
     }
 
     #[test]

@@ -372,7 +372,7 @@ fn every_failure_reported_and_no_child() {
     let missing = unique_name("run-fail-missing");
 
     let references = [
-        format!("{missing}"),
+        missing.clone(),
         format!("{good}#nokey"),
         format!("{nulls}#password"),
         format!("{plain}#password"),
