@@ -46,9 +46,9 @@ impl Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.subject.is_empty() {
-            write!(f, "{}: ", sanitize(&self.subject))?;
+            write!(f, "{}: ", sanitize(shorten(&self.subject, MAX_SUBJECT_CHARS).as_ref()))?;
         }
-        write!(f, "{}", sanitize(&self.message))?;
+        write!(f, "{}", sanitize(shorten(&self.message, MAX_MESSAGE_CHARS).as_ref()))?;
         if let Some(hint) = &self.hint {
             write!(f, " (hint: {})", sanitize(hint))?;
         }
@@ -118,6 +118,21 @@ impl Error {
     }
 }
 
+/// Longest subject printed, in characters. A subject repeats user input (a
+/// binding, a reference, a path), which may be far longer than any valid one.
+const MAX_SUBJECT_CHARS: usize = 200;
+/// Longest message printed, in characters; messages may quote an endpoint's reply.
+const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// Cuts `text` to `max` characters, saying how long it was, so that one
+/// oversized input cannot flood the terminal or a log.
+fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => std::borrow::Cow::Owned(format!("{}... ({} bytes in all)", &text[..end], text.len())),
+    }
+}
+
 /// Replaces control characters (terminal escapes, newlines, carriage
 /// returns) with their escaped form, so one problem stays one line and
 /// untrusted text cannot drive the terminal.
@@ -149,6 +164,16 @@ mod tests {
         let text = problem.to_string();
         assert_eq!(text, "--file DB=prod/db: not found\\nsecond line (hint: check it)");
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn problem_shortens_oversized_subject() {
+        let subject = format!("--fd 3={}", "a".repeat(100_000));
+        let text = Problem::new(&subject, "the reference is too long").to_string();
+        assert!(text.len() < 300, "{} bytes", text.len());
+        assert!(text.starts_with("--fd 3=aaa"));
+        assert!(text.ends_with("... (100007 bytes in all): the reference is too long"), "{text}");
+        assert_eq!(shorten("prod/db", 7), "prod/db");
     }
 
     #[test]

@@ -15,6 +15,7 @@ compile_error!("secretfd supports Linux only: it needs sealed memfds, /dev/fd re
 
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod deliver;
 pub mod duration;
 pub mod error;
@@ -27,6 +28,7 @@ pub mod plan;
 pub mod reference;
 pub mod secret;
 pub mod source;
+pub mod supervise;
 #[allow(unsafe_code)]
 pub mod sys;
 

@@ -1,61 +1,73 @@
 //! `secretfd run`: fetch every bound secret, then start the command.
 //!
-//! The steps, in order: plan (no side effects), make the launcher
-//! non-dumpable, fetch everything, stop on any failure with exit 125 and no
-//! child, write each value into its carrier and drop the launcher's copy,
-//! then exec in place (or supervise).
+//! The steps, in order: plan from the config file and flags (no side
+//! effects), make the launcher non-dumpable, and fetch everything. A stop
+//! signal during the fetch ends secretfd with 128+N, and any failure with
+//! exit 125, in both cases with no child. Then each value is written into its
+//! carrier and the launcher's copy dropped, and the command is exec'd in
+//! place or supervised.
 
 #![forbid(unsafe_code)]
 
 use std::io::Write;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
 
 use tracing::debug;
 
 use crate::cli::{Carrier, GlobalOptions, RunArgs};
-use crate::deliver;
+use crate::config::{self, CONFIG_VAR, Config};
+use crate::deliver::{self, PendingWrite};
 use crate::error::{Error, Kind, Problem};
 use crate::launch;
 use crate::plan::{Mode, Plan, RawBinding, RawKind, Settings, Target};
 use crate::reference::Source;
 use crate::source::{self, Resolved, aws};
+use crate::supervise::{self, FetchGuard};
 use crate::sys;
 
-/// Runs `secretfd run`; returns the exit code for `--dry-run`, and does not
+/// Runs `secretfd run`. Returns the exit code for `--dry-run`, for a stop
+/// signal during the fetch (128+N) and for a supervised child. Does not
 /// return at all when the command is exec'd.
 pub fn run(args: RunArgs, global: &GlobalOptions) -> Result<i32, Error> {
-    // Step 1: the plan, from flags.
-    let plan = build_plan(&args, global)?;
+    // Step 1: the plan, from the config file and flags.
+    let config = match config_path(&args) {
+        Some(path) => Some(config::load(&path)?),
+        None => None,
+    };
+    let plan = build_plan(&args, global, config)?;
 
     // Step 2: nothing fetched may be read by a debugger or land in a core dump.
     sys::set_non_dumpable()
         .map_err(|errno| Error::failed(Problem::new("run", format!("cannot make secretfd non-dumpable: {errno}"))))?;
 
-    // Step 3: fetch every secret; any failure means no child.
-    let resolved = fetch(&plan, global)?;
+    // Step 3: fetch every secret; a stop signal or any failure means no child.
+    let guard = FetchGuard::start()?;
+    let fetched = fetch(&plan);
+    if let Some(code) = guard.finish()? {
+        return Ok(code);
+    }
+    let resolved = fetched?;
 
     if plan.dry_run {
         print_plan(&plan, &resolved);
         return Ok(0);
     }
 
-    // Step 4: deliver, then wipe the launcher's copies.
-    let mut descriptors = Vec::with_capacity(resolved.len());
-    let mut problems = Vec::new();
-    for (binding, resolved) in plan.bindings.iter().zip(&resolved) {
-        match deliver_one(plan.carrier, resolved) {
-            Ok(fd) => descriptors.push(fd),
-            Err(error) => problems.push(Problem::new(&binding.subject, format!("cannot deliver the secret: {error}"))),
-        }
+    // Step 4: deliver, then wipe the launcher's copies. A supervisor becomes
+    // a subreaper first, so that it also reaps the pipe writer.
+    let mode = effective_mode(plan.mode);
+    if mode == Mode::Supervise {
+        supervise::become_subreaper();
     }
-    drop(resolved);
-    if !problems.is_empty() {
-        return Err(Error::many(Kind::Failed, problems));
-    }
+    let (descriptors, pending) = deliver_all(&plan, resolved)?;
+    deliver::start_writer(pending, plan.timeout)
+        .map_err(|error| Error::failed(Problem::new("run", format!("cannot start the pipe writer: {error}"))))?;
 
     // Step 5: start the command.
     let prepared = launch::prepare(&plan, descriptors)?;
-    match effective_mode(plan.mode) {
-        Mode::Supervise => Err(Error::failed(Problem::new("run", "--supervise is not implemented yet"))),
+    match mode {
+        Mode::Supervise => supervise::supervise(launch::prepare_child(prepared)?),
         _ => {
             debug!(program = ?plan.command[0], "exec");
             Err(launch::exec(prepared))
@@ -63,8 +75,17 @@ pub fn run(args: RunArgs, global: &GlobalOptions) -> Result<i32, Error> {
     }
 }
 
-fn build_plan(args: &RunArgs, global: &GlobalOptions) -> Result<Plan, Error> {
-    let mut raw = Vec::new();
+/// Returns the config file's path: `--config`, else `SECRETFD_CONFIG` when
+/// set and not empty.
+fn config_path(args: &RunArgs) -> Option<PathBuf> {
+    if let Some(path) = &args.config {
+        return Some(path.clone());
+    }
+    std::env::var_os(CONFIG_VAR).filter(|value| !value.is_empty()).map(PathBuf::from)
+}
+
+fn build_plan(args: &RunArgs, global: &GlobalOptions, config: Option<Config>) -> Result<Plan, Error> {
+    let mut flags = Vec::new();
     let mut problems = Vec::new();
     for (flag, value) in &args.ordered_bindings {
         let binding = if flag == "stdin" {
@@ -73,10 +94,19 @@ fn build_plan(args: &RunArgs, global: &GlobalOptions) -> Result<Plan, Error> {
             RawBinding::from_flag(flag, value)
         };
         match binding {
-            Ok(binding) => raw.push(binding),
+            Ok(binding) => flags.push(binding),
             Err(problem) => problems.push(problem),
         }
     }
+
+    // Flags win over the file for scalar settings; bindings add up.
+    let config = config.unwrap_or(Config { carrier: None, timeout: None, region: None, bindings: Vec::new() });
+    let (raw, merge_problems) = config::merge(config.bindings, flags);
+    problems.extend(merge_problems);
+    let timeout = match config.timeout {
+        Some(timeout) if !args.timeout_given => timeout,
+        _ => global.timeout,
+    };
 
     let mode = if args.supervise {
         Mode::Supervise
@@ -86,12 +116,12 @@ fn build_plan(args: &RunArgs, global: &GlobalOptions) -> Result<Plan, Error> {
         Mode::Auto
     };
     let settings = Settings {
-        carrier: args.carrier.unwrap_or_default(),
+        carrier: args.carrier.or(config.carrier).unwrap_or_default(),
         preserve_fds: args.preserve_fds,
         dry_run: args.dry_run,
         mode,
-        timeout: global.timeout,
-        region: global.region.clone(),
+        timeout,
+        region: global.region.clone().or(config.region),
         max_fds: sys::open_files_limit(),
     };
     match Plan::build(&raw, &args.command, settings) {
@@ -104,11 +134,11 @@ fn build_plan(args: &RunArgs, global: &GlobalOptions) -> Result<Plan, Error> {
     }
 }
 
-fn fetch(plan: &Plan, global: &GlobalOptions) -> Result<Vec<Resolved>, Error> {
+fn fetch(plan: &Plan) -> Result<Vec<Resolved>, Error> {
     if plan.bindings.is_empty() {
         return Ok(Vec::new());
     }
-    let options = aws::Options { region: global.region.clone(), timeout: plan.timeout };
+    let options = aws::Options { region: plan.region.clone(), timeout: plan.timeout };
     let references: Vec<_> = plan.bindings.iter().map(|binding| &binding.reference).collect();
     let results = source::resolve_all(&references, &options);
 
@@ -123,11 +153,27 @@ fn fetch(plan: &Plan, global: &GlobalOptions) -> Result<Vec<Resolved>, Error> {
     if problems.is_empty() { Ok(resolved) } else { Err(Error::many(Kind::Failed, problems)) }
 }
 
-fn deliver_one(carrier: Carrier, resolved: &Resolved) -> std::io::Result<std::os::fd::OwnedFd> {
-    match carrier {
-        Carrier::Memfd => deliver::memfd(&resolved.secret),
-        Carrier::Pipe => Err(std::io::Error::other("the pipe carrier is not implemented yet")),
+/// Puts every secret into its carrier, consuming (and so wiping) each one as
+/// soon as it is written. Returns the child's descriptors, one per binding,
+/// and the pipe payloads that did not fit their pipe buffers.
+fn deliver_all(plan: &Plan, resolved: Vec<Resolved>) -> Result<(Vec<OwnedFd>, Vec<PendingWrite>), Error> {
+    let mut descriptors = Vec::with_capacity(resolved.len());
+    let mut pending = Vec::new();
+    let mut problems = Vec::new();
+    for (binding, resolved) in plan.bindings.iter().zip(resolved) {
+        let delivered = match plan.carrier {
+            Carrier::Memfd => deliver::memfd(&resolved.secret).map(|fd| (fd, None)),
+            Carrier::Pipe => deliver::pipe(resolved.secret),
+        };
+        match delivered {
+            Ok((fd, rest)) => {
+                descriptors.push(fd);
+                pending.extend(rest);
+            }
+            Err(error) => problems.push(Problem::new(&binding.subject, format!("cannot deliver the secret: {error}"))),
+        }
     }
+    if problems.is_empty() { Ok((descriptors, pending)) } else { Err(Error::many(Kind::Failed, problems)) }
 }
 
 /// Resolves `Mode::Auto`: supervise as PID 1, where an exec'd program would
