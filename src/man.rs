@@ -185,6 +185,7 @@ fn top_sections() -> Vec<Section> {
     vec![
         references(),
         file_descriptors(),
+        config_file(),
         signals(),
         exit_status_all(),
         environment(),
@@ -200,7 +201,8 @@ fn command_sections(command: &clap::Command) -> Vec<Section> {
     let mut sections = Vec::new();
     match name {
         "run" => {
-            sections.extend([references(), file_descriptors(), signals(), exit_status_run(), environment()]);
+            sections.extend([references(), file_descriptors(), config_file(), signals(), exit_status_run()]);
+            sections.push(environment());
             sections.push(security());
             sections.push(scenario_examples(command.get_after_help().map(ToString::to_string)));
         }
@@ -325,13 +327,44 @@ fn file_descriptors() -> Section {
     }
 }
 
+fn config_file() -> Section {
+    Section {
+        title: "CONFIG FILE",
+        blocks: vec![
+            paragraph(
+                "`--config FILE`, or the file named by `SECRETFD_CONFIG` when the flag is absent, declares \
+                 bindings and settings in TOML, so that an entrypoint needs no long flag list. Every key is \
+                 optional:",
+            ),
+            example(&[
+                "carrier = \"memfd\"        # or \"pipe\"; --carrier wins",
+                "timeout = \"10s\"          # --timeout wins",
+                "region = \"eu-west-1\"     # --region wins",
+                "",
+                "[files]                  # VAR = \"REF\", as --file VAR=REF",
+                "DB_PASSWORD_FILE = \"prod/db#password\"",
+                "",
+                "[fds]                    # N = \"REF\", as --fd N=REF",
+                "3 = \"ops/backup-key\"",
+                "stdin = \"registry/token\" # as --stdin REF",
+            ]),
+            paragraph(
+                "Bindings from the file come first, in file order, then those of the flags. A variable, a \
+                 descriptor or standard input bound twice, an unknown key and an invalid value are errors that \
+                 name the file and the line; secretfd then exits 125 before fetching anything.",
+            ),
+        ],
+    }
+}
+
 fn signals() -> Section {
     Section {
         title: "SIGNALS",
         blocks: vec![
             paragraph(
-                "Until the command starts, secretfd keeps the default signal actions: SIGINT or SIGTERM end it, \
-                 and no command is started.",
+                "While secrets are being fetched, SIGTERM, SIGINT, SIGHUP and SIGQUIT end secretfd at once with \
+                 exit status 128+N (143 for SIGTERM, 130 for SIGINT) and no command is started. This holds as \
+                 PID 1 too, where the kernel would otherwise ignore these signals.",
             ),
             paragraph(
                 "By default secretfd then replaces itself with the command (execve), so the command keeps \
