@@ -133,6 +133,12 @@ fn shorten(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Prints a warning line to stderr: something works, but probably not as
+/// the user meant.
+pub fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "secretfd: warning: {}", sanitize(message));
+}
+
 /// Replaces control characters (terminal escapes, newlines, carriage
 /// returns) with their escaped form, so one problem stays one line and
 /// untrusted text cannot drive the terminal.
@@ -141,6 +147,22 @@ pub fn sanitize(text: &str) -> String {
     for c in text.chars() {
         if c.is_control() {
             clean.extend(c.escape_default());
+        } else {
+            clean.push(c);
+        }
+    }
+    clean
+}
+
+/// Escapes the C1 control characters (U+0080 to U+009F, such as the 8-bit
+/// CSI U+009B) in serialized JSON, which serde_json writes raw; it already
+/// escapes U+0000 to U+001F. They can only occur inside JSON strings, where
+/// a `\u` escape keeps the document valid and equal.
+pub fn escape_json_controls(json: &str) -> String {
+    let mut clean = String::with_capacity(json.len());
+    for c in json.chars() {
+        if ('\u{80}'..='\u{9f}').contains(&c) {
+            clean.push_str(&format!("\\u{:04x}", c as u32));
         } else {
             clean.push(c);
         }
@@ -164,6 +186,14 @@ mod tests {
         let text = problem.to_string();
         assert_eq!(text, "--file DB=prod/db: not found\\nsecond line (hint: check it)");
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn escape_json_controls_keeps_json_equal() {
+        let value = serde_json::json!({ "k\u{9b}": "a\u{9b}31m\u{1b}b\u{85}é" });
+        let escaped = escape_json_controls(&value.to_string());
+        assert_eq!(escaped, r#"{"k\u009b":"a\u009b31m\u001bb\u0085é"}"#);
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&escaped).unwrap(), value);
     }
 
     #[test]

@@ -72,17 +72,47 @@ pub fn main() -> i32 {
 /// 125 for `run` (so they cannot be mistaken for the child's status) and 2
 /// for the other commands.
 fn report_usage_error(error: &clap::Error, arguments: &[std::ffi::OsString]) -> i32 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+
+    let subcommand = subcommand_word(arguments);
+    let unexpected = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(argument)) if error.kind() == ErrorKind::UnknownArgument => Some(argument.as_str()),
+        _ => None,
+    };
+    let positional = unexpected.is_some_and(|argument| !argument.starts_with('-'));
+
+    // A stray word after `create NAME` or `put NAME` is most likely the value
+    // itself: say how values are given, and do not repeat it.
+    if positional && matches!(subcommand.as_deref(), Some("create" | "put")) {
+        error::Error::usage(
+            error::Problem::new(
+                subcommand.as_deref().unwrap_or_default(),
+                "unexpected argument after the secret name; a value is never taken from the command line",
+            )
+            .with_hint("pipe the value on stdin, or use --value-file PATH or --generate"),
+        )
+        .report();
+        return EXIT_USAGE;
+    }
+
     let _ = error.print();
     match error.kind() {
-        clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => 0,
-        clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => EXIT_USAGE,
-        _ if is_run(arguments) => EXIT_LAUNCHER_FAILED,
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => EXIT_USAGE,
+        _ if subcommand.as_deref() == Some("run") => {
+            if positional {
+                let problem = error::Problem::new("run", "the command to start must follow --")
+                    .with_hint("secretfd run --file VAR=REF -- CMD [ARG]...");
+                error::Error::usage(problem).report();
+            }
+            EXIT_LAUNCHER_FAILED
+        }
         _ => EXIT_USAGE,
     }
 }
 
-/// Whether the subcommand word is `run`, skipping global options and their values.
-fn is_run(arguments: &[std::ffi::OsString]) -> bool {
+/// Returns the subcommand word, skipping global options and their values.
+fn subcommand_word(arguments: &[std::ffi::OsString]) -> Option<String> {
     let mut words = arguments.iter().skip(1).map(|a| a.to_string_lossy());
     while let Some(word) = words.next() {
         match word.as_ref() {
@@ -90,8 +120,8 @@ fn is_run(arguments: &[std::ffi::OsString]) -> bool {
                 words.next();
             }
             w if w.starts_with('-') => {}
-            w => return w == "run",
+            w => return Some(w.to_owned()),
         }
     }
-    false
+    None
 }

@@ -591,3 +591,15 @@ fn put_to_missing_secret_names_create() {
     let finished = run_stdin(&["put", &name], b"value");
     fails_with(&finished, 1, &[&name, "ResourceNotFoundException", "secretfd create"]);
 }
+
+#[test]
+fn create_value_argument_not_echoed() {
+    let finished = run_with_timeout(
+        support::secretfd_offline().args(["create", "app/stray", "CANARY-stray-value"]),
+        Duration::from_secs(30),
+    );
+    assert_eq!(finished.code(), Some(2));
+    let stderr = finished.stderr_text();
+    assert!(!stderr.contains("CANARY-stray-value"), "{stderr}");
+    assert!(stderr.contains("never taken from the command line"), "{stderr}");
+}

@@ -562,3 +562,24 @@ fn missing_credentials_names_where_it_looked() {
     assert!(stderr.contains("NoCredentials"), "{stderr}");
     assert!(stderr.contains("AWS_ACCESS_KEY_ID"), "{stderr}");
 }
+
+#[test]
+fn dry_run_reports_missing_command() {
+    let finished = run(&["run", "--dry-run", "--file", "A=file:/etc/hostname", "--", "./secretfd-no-such-server"]);
+    assert_eq!(finished.code(), Some(127), "{}", finished.stderr_text());
+    assert!(finished.stderr_text().contains("command not found"));
+}
+
+#[test]
+fn run_without_bindings_warns() {
+    let finished = run(&["run", "--", "true"]);
+    assert_eq!(finished.code(), Some(0));
+    assert!(finished.stderr_text().contains("warning: no secrets are bound"), "{}", finished.stderr_text());
+}
+
+#[test]
+fn command_without_separator_gets_hint() {
+    let finished = run(&["run", "--file", "A=file:/etc/hostname", "cat", "/etc/hostname"]);
+    assert_eq!(finished.code(), Some(125));
+    assert!(finished.stderr_text().contains("must follow --"), "{}", finished.stderr_text());
+}

@@ -11,6 +11,7 @@
 
 use std::io::Write;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use tracing::debug;
@@ -36,6 +37,9 @@ pub fn run(args: RunArgs, global: &GlobalOptions) -> Result<i32, Error> {
         None => None,
     };
     let plan = build_plan(&args, global, config)?;
+    if plan.bindings.is_empty() {
+        crate::error::warn("no secrets are bound; give --file, --fd, --stdin or --config before the --");
+    }
 
     // Step 2: nothing fetched may be read by a debugger or land in a core dump.
     sys::set_non_dumpable()
@@ -51,7 +55,7 @@ pub fn run(args: RunArgs, global: &GlobalOptions) -> Result<i32, Error> {
 
     if plan.dry_run {
         print_plan(&plan, &resolved);
-        return Ok(0);
+        return check_command(&plan).map(|()| 0);
     }
 
     // Step 4: deliver, then wipe the launcher's copies. A supervisor becomes
@@ -183,6 +187,26 @@ pub fn effective_mode(mode: Mode) -> Mode {
         Mode::Auto if sys::is_pid1() => Mode::Supervise,
         Mode::Auto => Mode::Exec,
         other => other,
+    }
+}
+
+/// Looks the command up in PATH as exec would, so that `--dry-run` reports a
+/// missing or non-executable command with the exit status a real run gives.
+fn check_command(plan: &Plan) -> Result<(), Error> {
+    let program = std::ffi::CString::new(plan.command[0].as_encoded_bytes())
+        .map_err(|_| Error::usage(Problem::new("run", "the command contains a NUL byte")))?;
+    let path = std::env::var_os("PATH");
+    let found = launch::find_program(&program, path.as_deref()).map_err(|errno| launch::exec_error(&program, errno))?;
+
+    // A name with a slash is used as given, so check that file here.
+    let found = std::path::Path::new(std::ffi::OsStr::from_bytes(found.as_bytes()));
+    let executable = nix::unistd::access(found, nix::unistd::AccessFlags::X_OK);
+    match std::fs::metadata(found) {
+        Err(_) => Err(launch::exec_error(&program, nix::errno::Errno::ENOENT)),
+        Ok(metadata) if !metadata.is_file() || executable.is_err() => {
+            Err(launch::exec_error(&program, nix::errno::Errno::EACCES))
+        }
+        Ok(_) => Ok(()),
     }
 }
 

@@ -77,7 +77,7 @@ pub fn resolve_all(references: &[&Reference], options: &aws::Options) -> Vec<Res
                 Some(selector) => extract::select(&fetched.secret, selector).map_err(|error| SourceError {
                     message: error.to_string(),
                     hint: Some(
-                        "check the key with `secretfd describe`, or drop the #key part to get the whole value".into(),
+                        "check the key name (case-sensitive) against the stored JSON, or drop the #key part to get the whole value".into(),
                     ),
                 })?,
             };
