@@ -5,7 +5,9 @@
 //! missing credential is one clear error instead of one per request. Current
 //! versions are fetched with BatchGetSecretValue, at most 20 secrets a call
 //! (the API's limit on `SecretIdList`); pinned versions with GetSecretValue.
-//! All calls run concurrently and share one connection pool per run.
+//! All calls run concurrently and share one connection pool per run. A
+//! throttled batch falls back at once to concurrent GetSecretValue calls,
+//! whose request quota is far higher.
 //!
 //! Errors are classified by their AWS error code and the SDK's error type,
 //! never by message text.
@@ -16,11 +18,13 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_secretsmanager as sm;
 use sm::config::{ProvideCredentials, Region, SharedCredentialsProvider};
 use sm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use sm::operation::batch_get_secret_value::{BatchGetSecretValueError, BatchGetSecretValueOutput};
 use sm::types::SecretValueEntry;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -201,12 +205,12 @@ async fn load_config(options: &Options) -> Result<aws_config::SdkConfig, AwsErro
     // and every request reuses the same resolved identity.
     let provider = config.credentials_provider().ok_or_else(no_credentials_configured)?;
     let credentials = provider.provide_credentials().await.map_err(|error| {
-        AwsError::new(
-            "NoCredentials",
-            format!("no usable AWS credentials: {}", DisplayErrorContext(&error)),
-            false,
-            Some(CREDENTIALS_HINT.into()),
-        )
+        let message = match &error {
+            CredentialsError::CredentialsNotLoaded(_) => "no AWS credentials found".to_owned(),
+            CredentialsError::ProviderTimedOut(_) => "the AWS credential provider timed out".to_owned(),
+            _ => format!("the AWS credential provider failed: {}", deepest_cause(&error)),
+        };
+        AwsError::new("NoCredentials", message, false, Some(CREDENTIALS_HINT.into()))
     })?;
     debug!("resolved AWS credentials");
     Ok(config.into_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build())
@@ -222,8 +226,9 @@ fn initial_backoff(timeout: Duration) -> Duration {
 }
 
 const CREDENTIALS_HINT: &str = "secretfd looked in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, the profile \
-     (AWS_PROFILE) in ~/.aws/config and ~/.aws/credentials, web identity (AWS_WEB_IDENTITY_TOKEN_FILE), \
-     the ECS container endpoint and EC2 instance metadata; set one of them, or run `aws sso login` for an SSO profile";
+     (AWS_PROFILE) in the shared config and credentials files (AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE, \
+     by default ~/.aws/config and ~/.aws/credentials), web identity (AWS_WEB_IDENTITY_TOKEN_FILE), the ECS \
+     container endpoint and EC2 instance metadata; set one of them, or run `aws sso login` for an SSO profile";
 
 fn no_credentials_configured() -> AwsError {
     AwsError::new("NoCredentials", "no AWS credential provider is configured", false, Some(CREDENTIALS_HINT.into()))
@@ -249,10 +254,7 @@ async fn batch_get(client: sm::Client, ids: Vec<(usize, String)>, place: Place) 
     let mut next_token: Option<String> = None;
 
     loop {
-        debug!(region = %place.region, secrets = id_list.len(), "BatchGetSecretValue");
-        let request =
-            client.batch_get_secret_value().set_secret_id_list(Some(id_list.clone())).set_next_token(next_token.take());
-        match request.send().await {
+        match send_batch(&client, &id_list, next_token.take(), &place).await {
             Ok(mut output) => {
                 entries.append(output.secret_values.get_or_insert_with(Vec::new));
                 errors.append(output.errors.get_or_insert_with(Vec::new));
@@ -290,6 +292,33 @@ async fn batch_get(client: sm::Client, ids: Vec<(usize, String)>, place: Place) 
             (index, outcome)
         })
         .collect()
+}
+
+/// Sends one BatchGetSecretValue request. The first attempt goes out
+/// without the SDK's retries, so that a throttled batch falls back to
+/// GetSecretValue at once instead of backing off and retrying against the
+/// far smaller batch quota. Other transient failures (5xx, timeouts,
+/// connection errors) are sent again with the configured retries.
+async fn send_batch(
+    client: &sm::Client,
+    id_list: &[String],
+    next_token: Option<String>,
+    place: &Place,
+) -> Result<BatchGetSecretValueOutput, SdkError<BatchGetSecretValueError, sm::config::http::HttpResponse>> {
+    let request = client.batch_get_secret_value().set_secret_id_list(Some(id_list.to_vec())).set_next_token(next_token);
+    debug!(region = %place.region, secrets = id_list.len(), "BatchGetSecretValue");
+    let no_retries = sm::config::Builder::default().retry_config(RetryConfig::disabled());
+    match request.clone().customize().config_override(no_retries).send().await {
+        Err(error) => {
+            let classified = classify(&error, place);
+            if !classified.transient || should_fall_back(&classified.code) {
+                return Err(error);
+            }
+            debug!(code = %classified.code, "BatchGetSecretValue failed, sending it again with retries");
+            request.send().await
+        }
+        ok => ok,
+    }
 }
 
 /// Batch-level errors after which single GetSecretValue calls may still
@@ -374,6 +403,16 @@ fn is_throttling(code: &str) -> bool {
     )
 }
 
+/// Returns the text of the innermost error in a chain, such as "Connection
+/// refused (os error 111)", which says more than the SDK's wrappers around it.
+fn deepest_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
 /// Classifies an SDK error by its type and AWS error code.
 pub fn classify<E>(error: &SdkError<E, sm::config::http::HttpResponse>, place: &Place) -> AwsError
 where
@@ -385,9 +424,11 @@ where
             let Some(code) = service.err().code() else {
                 // No AWS error code: a proxy's error page, or a body that is
                 // not the operation's JSON. The status is all there is to show.
+                let problem =
+                    if status < 300 { "a body that is not valid JSON for this call" } else { "no AWS error code" };
                 return AwsError::new(
                     "InvalidResponse",
-                    format!("{} returned HTTP {status} without an AWS error code", place.endpoint()),
+                    format!("{} returned HTTP {status} with {problem}", place.endpoint()),
                     status >= 500,
                     Some("check that AWS_ENDPOINT_URL, if set, points at Secrets Manager".into()),
                 );
@@ -412,7 +453,7 @@ where
             };
             AwsError::new(
                 code,
-                format!("request to {} failed: {}", place.endpoint(), DisplayErrorContext(error)),
+                format!("request to {} failed: {}", place.endpoint(), deepest_cause(error)),
                 transient,
                 Some("check network access, the region, and AWS_ENDPOINT_URL if set".into()),
             )
@@ -521,6 +562,12 @@ mod tests {
         assert!(!entry_matches("prod/db2", &e));
         assert!(!entry_matches("prod", &e));
         assert!(!entry_matches("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod", &e));
+    }
+
+    #[test]
+    fn initial_backoff_fits_short_timeouts() {
+        assert_eq!(initial_backoff(Duration::from_secs(30)), Duration::from_secs(1));
+        assert_eq!(initial_backoff(Duration::from_secs(3)), Duration::from_millis(300));
     }
 
     #[test]

@@ -22,17 +22,17 @@ pub struct WipingAllocator;
 /// Overwrites `len` bytes at `ptr` with zeros in a way the compiler may not
 /// remove as a dead store.
 ///
+/// `explicit_bzero` (glibc 2.25 and later, musl 1.1.20 and later) exists for
+/// this purpose and uses the C library's vectorized `memset`. A loop of
+/// volatile byte writes costs several instructions per byte on every free.
+///
 /// # Safety
 /// `ptr` must be valid for writes of `len` bytes.
 unsafe fn wipe(ptr: *mut u8, len: usize) {
-    // SAFETY: the caller guarantees `ptr..ptr+len` is writable. Volatile
-    // writes keep the compiler from eliding stores to memory about to be freed.
-    unsafe {
-        for offset in 0..len {
-            std::ptr::write_volatile(ptr.add(offset), 0);
-        }
-    }
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    // SAFETY: the caller guarantees `ptr..ptr+len` is writable.
+    // `explicit_bzero` writes exactly that range, allocates nothing, and is
+    // never removed by the compiler as a dead store.
+    unsafe { nix::libc::explicit_bzero(ptr.cast(), len) }
 }
 
 // SAFETY: every method forwards to `System` with the same layout contract;
