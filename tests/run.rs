@@ -301,7 +301,7 @@ fn canary_absent_from_child_and_output_and_files() {
         assert!(!finished.stdout_text().contains(canary), "{verbosity}: canary in cmdline or environ");
         assert!(!finished.stderr_text().contains(canary), "{verbosity}: canary in stderr");
         if verbosity == "-vvv" {
-            assert!(finished.stderr_text().contains("BatchGetSecretValue"), "-vvv logged nothing useful");
+            assert!(finished.stderr_text().contains("GetSecretValue"), "-vvv logged nothing useful");
         }
     }
 
@@ -529,7 +529,8 @@ fn shared_secret_fetched_once() {
     );
     assert_eq!(finished.code(), Some(0), "{}", finished.stderr_text());
     assert_eq!(finished.stdout_text(), "12");
-    assert_eq!(moto.requests(), ["secretsmanager.BatchGetSecretValue"]);
+    // One distinct secret: a single GetSecretValue, not a batch.
+    assert_eq!(moto.requests(), ["secretsmanager.GetSecretValue"]);
 }
 
 #[test]

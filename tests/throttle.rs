@@ -162,7 +162,17 @@ fn throttled_fallback_that_fails_starts_no_child() {
     let touch = format!("touch {}", marker.display());
 
     let finished = run_with_timeout(
-        secretfd_with_endpoint(&server.endpoint()).args(["run", "--fd", "3=app/one", "--", "sh", "-c", &touch]),
+        secretfd_with_endpoint(&server.endpoint()).args([
+            "run",
+            "--fd",
+            "3=app/one",
+            "--fd",
+            "4=app/two",
+            "--",
+            "sh",
+            "-c",
+            &touch,
+        ]),
         LIMIT,
     );
 
@@ -170,6 +180,7 @@ fn throttled_fallback_that_fails_starts_no_child() {
     assert_eq!(finished.code(), Some(125), "{stderr}");
     assert!(stderr.contains("ThrottlingException"), "{stderr}");
     assert!(stderr.contains("app/one"), "{stderr}");
+    assert!(stderr.contains("app/two"), "{stderr}");
     assert!(!marker.exists(), "the child ran although the fetch failed");
 
     let requests = server.requests();

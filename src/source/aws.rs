@@ -18,12 +18,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
-use aws_credential_types::provider::error::CredentialsError;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_secretsmanager as sm;
 use sm::config::{ProvideCredentials, Region, SharedCredentialsProvider};
-use sm::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use sm::error::{ProvideErrorMetadata, SdkError};
 use sm::operation::batch_get_secret_value::{BatchGetSecretValueError, BatchGetSecretValueOutput};
 use sm::types::SecretValueEntry;
 use tokio::task::JoinSet;
@@ -117,7 +117,14 @@ pub async fn fetch_all(secrets: &[AwsSecret], options: &Options) -> Vec<Outcome>
         let client =
             sm::Client::from_conf(sm::config::Builder::from(&config).region(Region::new(region.clone())).build());
         let place = Place { region: region.clone(), endpoint: endpoint.clone(), timeout: options.timeout };
-        let (current, pinned): (Vec<usize>, Vec<usize>) = indexes.into_iter().partition(|&i| secrets[i].is_current());
+        let (mut current, mut pinned): (Vec<usize>, Vec<usize>) =
+            indexes.into_iter().partition(|&i| secrets[i].is_current());
+        // A lone current version goes through GetSecretValue: one request
+        // either way, and GetSecretValue has the far higher request quota and
+        // needs no batch permission.
+        if current.len() == 1 {
+            pinned.append(&mut current);
+        }
         for chunk in current.chunks(BATCH_LIMIT) {
             let ids: Vec<(usize, String)> = chunk.iter().map(|&i| (i, secrets[i].secret_id.clone())).collect();
             tasks.spawn(with_deadline(deadline, ids.clone(), batch_get(client.clone(), ids, place.clone())));
@@ -216,11 +223,11 @@ async fn load_config(options: &Options) -> Result<aws_config::SdkConfig, AwsErro
     Ok(config.into_builder().credentials_provider(SharedCredentialsProvider::new(credentials)).build())
 }
 
-/// The first retry's maximum backoff: the SDK's default of one second, cut
-/// to a tenth of a shorter `--timeout`. The standard retry mode backs off up
-/// to 1x and then 2x this value, so all three attempts end before the
-/// deadline and the last real error (throttling, refused connection) is
-/// reported instead of a bare timeout.
+/// Returns the first retry's maximum backoff: the SDK's default of one
+/// second, cut to a tenth of a shorter `--timeout`. The standard retry mode
+/// waits a random time up to this value, then up to twice it, so the three
+/// attempts usually end before the deadline. The last real error
+/// (throttling, a refused connection) is then reported, not a bare timeout.
 fn initial_backoff(timeout: Duration) -> Duration {
     (timeout / 10).min(Duration::from_secs(1))
 }
@@ -460,17 +467,17 @@ where
         }
         SdkError::ResponseError(_) => AwsError::new(
             "InvalidResponse",
-            format!("the response from {} could not be read: {}", place.endpoint(), DisplayErrorContext(error)),
+            format!("the response from {} could not be read: {}", place.endpoint(), deepest_cause(error)),
             true,
             Some("check that AWS_ENDPOINT_URL, if set, points at Secrets Manager".into()),
         ),
         SdkError::ConstructionFailure(_) => AwsError::new(
             "InvalidRequest",
-            format!("the request could not be built: {}", DisplayErrorContext(error)),
+            format!("the request could not be built: {}", deepest_cause(error)),
             false,
             None,
         ),
-        _ => AwsError::new("UnknownError", DisplayErrorContext(error).to_string(), false, None),
+        _ => AwsError::new("UnknownError", deepest_cause(error), false, None),
     }
 }
 
