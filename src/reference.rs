@@ -178,8 +178,18 @@ fn parse_arn(text: &str) -> Result<(AwsSecret, Option<Selector>), InvalidReferen
     if partition.is_empty() || service != "secretsmanager" || resource_type != "secret" {
         return Err(invalid(format!("not a Secrets Manager secret ARN; {expected}")));
     }
+    // The region (and with it the partition) selects the endpoint host when
+    // no endpoint URL is configured, so only the characters of real names
+    // (us-east-1, aws-us-gov) pass, never '#', '?', '/' or '.'.
+    let is_aws_label = |text: &str| text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !is_aws_label(partition) {
+        return Err(invalid(format!("the ARN's partition '{partition}' is not a partition name such as aws")));
+    }
     if region.is_empty() {
         return Err(invalid("the ARN has no region"));
+    }
+    if !is_aws_label(region) {
+        return Err(invalid(format!("the ARN's region '{region}' is not a region name such as us-east-1")));
     }
     if account.is_empty() || !account.chars().all(|c| c.is_ascii_digit()) {
         return Err(invalid("the ARN's account must be a 12-digit number"));
@@ -335,6 +345,21 @@ mod tests {
         assert_eq!(secret.secret_id, ARN);
         assert_eq!(secret.version_stage.as_deref(), Some("AWSPREVIOUS"));
         assert_eq!(selector, Some(Selector::Key("password".into())));
+    }
+
+    #[test]
+    fn arn_rejects_malformed_region_and_partition() {
+        let cases = [
+            ("arn:aws-cn:secretsmanager:cn#north-1:123456789012:secret:a-AbCdEf?version-stage=AWSCURRENT", "region"),
+            ("arn:aws:secretsmanager:evil.example/x:123456789012:secret:a-AbCdEf", "region"),
+            ("arn:aws:secretsmanager:US-EAST-1:123456789012:secret:a-AbCdEf", "region"),
+            ("arn:a?ws:secretsmanager:us-east-1:123456789012:secret:a-AbCdEf", "partition"),
+        ];
+        for (text, part) in cases {
+            let error = Reference::parse(text).unwrap_err().to_string();
+            assert!(error.contains(&format!("the ARN's {part}")), "{text}: {error}");
+        }
+        assert!(Reference::parse("arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:a-AbCdEf").is_ok());
     }
 
     #[test]

@@ -239,7 +239,7 @@ pub(super) fn print_record(as_json: bool, fields: Vec<(&str, Value)>) {
     if as_json {
         let object: serde_json::Map<String, Value> =
             fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
-        println!("{}", Value::Object(object));
+        println!("{}", crate::error::escape_json_controls(&Value::Object(object).to_string()));
         return;
     }
     let width = fields.iter().map(|(name, _)| name.len()).max().unwrap_or(0);

@@ -48,7 +48,7 @@ pub fn run(args: DescribeArgs, global: &GlobalOptions) -> Result<i32, Error> {
 
     let record = record(&described, versions);
     if args.json {
-        println!("{}", Value::Object(record));
+        println!("{}", crate::error::escape_json_controls(&Value::Object(record).to_string()));
     } else {
         print_text(&record);
     }
