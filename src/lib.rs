@@ -3,7 +3,7 @@
 //! The binary is a thin wrapper around [`main`]. Modules follow the steps of
 //! a launch: `cli` (parse), `plan` and `reference` (validate), `source`,
 //! `extract` and `secret` (fetch and hold), `deliver` (carriers), `launch`
-//! (exec), `error` (messages and exit codes). `sys` holds every system call
+//! (exec), `error` (messages and exit codes). `sys` contains every system call
 //! and is the only module allowed to use `unsafe`.
 
 #![deny(unsafe_code)]

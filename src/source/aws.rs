@@ -158,7 +158,7 @@ pub async fn fetch_all(secrets: &[AwsSecret], options: &Options) -> Vec<Outcome>
         .collect()
 }
 
-/// Where a request went, for error hints.
+/// The region, endpoint and timeout of a request, for error hints.
 #[derive(Debug, Clone)]
 pub struct Place {
     pub region: String,
@@ -371,7 +371,7 @@ async fn get_one(client: sm::Client, secret: AwsSecret, place: Place) -> Outcome
     Ok(Fetched { secret, version_id })
 }
 
-/// Whether a batch entry answers the requested `SecretId`: a name matches
+/// Whether a batch entry matches the requested `SecretId`: a name matches
 /// the entry's name; an ARN matches the full ARN, or its partial form
 /// without the six-character suffix that Secrets Manager appends.
 fn entry_matches(requested: &str, entry: &SecretValueEntry) -> bool {
