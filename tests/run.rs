@@ -178,9 +178,14 @@ fn spawn_sleeper(redirections: &str, bindings: &[String]) -> Child {
     command.stdout(Stdio::null()).stderr(Stdio::piped());
     let child = command.spawn().unwrap();
 
+    // Right after exec the dynamic loader still has libraries open, so wait
+    // until `sleep` is blocked in nanosleep before listing descriptors.
     let deadline = Instant::now() + Duration::from_secs(20);
-    let comm = format!("/proc/{}/comm", child.id());
-    while fs::read_to_string(&comm).map(|c| c.trim() != "sleep").unwrap_or(true) {
+    let asleep = |pid: u32| {
+        fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+            && fs::read_to_string(format!("/proc/{pid}/wchan")).is_ok_and(|w| w.contains("nanosleep"))
+    };
+    while !asleep(child.id()) {
         assert!(Instant::now() < deadline, "the child never started sleep");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -206,15 +211,24 @@ fn stop(mut child: Child) {
     child.wait().unwrap();
 }
 
+/// Runs `sleep` under secretfd with `bindings`, after `redirections` open
+/// descriptors in the launcher, and returns the sleeping child's descriptors.
+fn child_fds(redirections: &str, bindings: &[String]) -> Vec<(i32, String)> {
+    let child = spawn_sleeper(redirections, bindings);
+    let fds = open_fds(child.id());
+    stop(child);
+    fds
+}
+
+fn numbers(fds: &[(i32, String)]) -> Vec<i32> {
+    fds.iter().map(|(fd, _)| *fd).collect()
+}
+
 #[test]
 fn child_gets_exactly_stdio_and_bound_fds() {
     let name = json_secret("run-exact-fds", "x");
-    let bindings = [format!("--file=A={name}#password"), format!("--fd=5={name}#password")];
-    let child = spawn_sleeper("", &bindings);
-    let fds = open_fds(child.id());
-    stop(child);
-    let numbers: Vec<i32> = fds.iter().map(|(fd, _)| *fd).collect();
-    assert_eq!(numbers, [0, 1, 2, 3, 5], "{fds:?}");
+    let fds = child_fds("", &[format!("--file=A={name}#password"), format!("--fd=5={name}#password")]);
+    assert_eq!(numbers(&fds), [0, 1, 2, 3, 5], "{fds:?}");
     assert!(fds[3].1.starts_with("/memfd:secretfd"), "{fds:?}");
     assert!(fds[4].1.starts_with("/memfd:secretfd"), "{fds:?}");
 }
@@ -222,23 +236,17 @@ fn child_gets_exactly_stdio_and_bound_fds() {
 #[test]
 fn launcher_extra_fds_do_not_leak() {
     let name = json_secret("run-extra-fds", "x");
-    let bindings = [format!("--fd=9={name}#password")];
-    let child = spawn_sleeper("exec 3</etc/hostname 4</etc/hostname 12</etc/hostname;", &bindings);
-    let fds = open_fds(child.id());
-    stop(child);
-    let numbers: Vec<i32> = fds.iter().map(|(fd, _)| *fd).collect();
-    assert_eq!(numbers, [0, 1, 2, 9], "{fds:?}");
+    let redirections = "exec 3</etc/hostname 4</etc/hostname 12</etc/hostname;";
+    let fds = child_fds(redirections, &[format!("--fd=9={name}#password")]);
+    assert_eq!(numbers(&fds), [0, 1, 2, 9], "{fds:?}");
 }
 
 #[test]
 fn bound_fd_replaces_colliding_launcher_fd() {
     let name = json_secret("run-collide", "x");
-    let bindings = [format!("--fd=3={name}#password"), format!("--file=B={name}#password")];
-    let child = spawn_sleeper("exec 3</etc/hostname 4</etc/hostname 5</etc/hostname;", &bindings);
-    let fds = open_fds(child.id());
-    stop(child);
-    let numbers: Vec<i32> = fds.iter().map(|(fd, _)| *fd).collect();
-    assert_eq!(numbers, [0, 1, 2, 3, 4], "{fds:?}");
+    let redirections = "exec 3</etc/hostname 4</etc/hostname 5</etc/hostname;";
+    let fds = child_fds(redirections, &[format!("--fd=3={name}#password"), format!("--file=B={name}#password")]);
+    assert_eq!(numbers(&fds), [0, 1, 2, 3, 4], "{fds:?}");
     assert!(fds[3].1.starts_with("/memfd:secretfd"), "{fds:?}");
     assert!(fds[4].1.starts_with("/memfd:secretfd"), "{fds:?}");
 }
@@ -246,12 +254,9 @@ fn bound_fd_replaces_colliding_launcher_fd() {
 #[test]
 fn preserve_fds_passes_launcher_fds_on() {
     let name = json_secret("run-preserve", "x");
-    let bindings = ["--preserve-fds=2".to_owned(), format!("--file=A={name}#password")];
-    let child = spawn_sleeper("exec 3</etc/hostname 4</etc/hostname 6</etc/hostname;", &bindings);
-    let fds = open_fds(child.id());
-    stop(child);
-    let numbers: Vec<i32> = fds.iter().map(|(fd, _)| *fd).collect();
-    assert_eq!(numbers, [0, 1, 2, 3, 4, 5], "{fds:?}");
+    let redirections = "exec 3</etc/hostname 4</etc/hostname 6</etc/hostname;";
+    let fds = child_fds(redirections, &["--preserve-fds=2".to_owned(), format!("--file=A={name}#password")]);
+    assert_eq!(numbers(&fds), [0, 1, 2, 3, 4, 5], "{fds:?}");
     assert_eq!(fds[3].1, "/etc/hostname");
     assert!(fds[5].1.starts_with("/memfd:secretfd"), "{fds:?}");
 }
