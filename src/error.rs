@@ -118,10 +118,10 @@ impl Error {
     }
 }
 
-/// Longest subject printed, in characters. A subject repeats user input (a
+/// Maximum length of a printed subject, in characters. A subject repeats user input (a
 /// binding, a reference, a path), which may be far longer than any valid one.
 const MAX_SUBJECT_CHARS: usize = 200;
-/// Longest message printed, in characters; messages may quote an endpoint's reply.
+/// Maximum length of a printed message, in characters, because messages may quote an endpoint's reply.
 const MAX_MESSAGE_CHARS: usize = 2000;
 
 /// Cuts `text` to `max` characters, saying how long it was, so that one

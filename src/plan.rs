@@ -22,7 +22,7 @@ use crate::reference::Reference;
 /// The variable that lists the child's secret descriptors.
 pub const FDS_VAR: &str = "SECRETFD_FDS";
 
-/// Where a binding puts its secret in the child.
+/// The place in the child that a binding puts its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// Env `VAR=/dev/fd/N`; the descriptor number is assigned by the plan.
@@ -41,7 +41,7 @@ impl Target {
         }
     }
 
-    /// The name this binding has in `SECRETFD_FDS`.
+    /// Returns the name of this binding in `SECRETFD_FDS`.
     pub fn label(&self) -> String {
         match self {
             Target::File { var, .. } => var.clone(),
@@ -56,7 +56,7 @@ impl Target {
 pub struct RawBinding {
     pub kind: RawKind,
     pub reference: String,
-    /// Where it was written, such as `--file` or `config.toml line 4`.
+    /// The flag or config file line that declared it, such as `--file` or `config.toml line 4`.
     pub origin: String,
 }
 
@@ -244,7 +244,7 @@ impl Plan {
         })
     }
 
-    /// The value of `SECRETFD_FDS`: `LABEL=N` for every binding, in order.
+    /// Returns the value of `SECRETFD_FDS`: `LABEL=N` for every binding, in order.
     pub fn fds_list(&self) -> String {
         let entries: Vec<String> =
             self.bindings.iter().map(|b| format!("{}={}", b.target.label(), b.target.fd())).collect();

@@ -24,11 +24,11 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// Longest reference accepted. An ARN is at most 2048 characters and a name
-/// at most 512 (Secrets Manager quotas), which leaves ample room for a key.
+/// Maximum length of a reference. An ARN is at most 2048 characters and a
+/// name at most 512 (Secrets Manager quotas), which leaves ample room for a key.
 pub const MAX_REFERENCE_LEN: usize = 4096;
 
-/// Longest secret name Secrets Manager accepts.
+/// Maximum length of a secret name in Secrets Manager.
 const MAX_NAME_LEN: usize = 512;
 
 /// A parsed reference.
@@ -40,7 +40,7 @@ pub struct Reference {
     pub selector: Option<Selector>,
 }
 
-/// Where the bytes come from; two bindings with equal sources are fetched once.
+/// The origin of a value. Two bindings with equal sources are fetched once.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Source {
     Aws(AwsSecret),
@@ -88,7 +88,7 @@ impl fmt::Display for Selector {
     }
 }
 
-/// Why a reference was rejected; the caller adds the reference text.
+/// The reason a reference was rejected. The caller adds the reference text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct InvalidReference(pub String);

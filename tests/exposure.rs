@@ -394,7 +394,7 @@ fn supervise_mode_wipes_launcher_memory() {
 
         let hits = memory_hits(launched.launcher_pid(), canary.as_bytes());
         assert_eq!(hits, Vec::<String>::new(), "{carrier_label}: canary in the supervising secretfd's memory");
-        let launcher_fds = open_fds(launched.launcher_pid());
+        let launcher_fds = support::open_fds(launched.launcher_pid());
         assert!(
             !launcher_fds.iter().any(|(_, target)| target.starts_with("/memfd:secretfd")),
             "{carrier_label}: the supervising secretfd still holds a carrier: {launcher_fds:?}"
@@ -439,21 +439,6 @@ fn supervising_launcher_is_not_dumpable() {
     assert!(!read_by_same_user.success(), "the same user could read secretfd's memory map");
 }
 
-/// Lists the open descriptors of `pid` with their targets, e.g. `(3, "/memfd:secretfd (deleted)")`.
-fn open_fds(pid: u32) -> Vec<(i32, String)> {
-    let mut fds: Vec<(i32, String)> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .map(|entry| {
-            let entry = entry.unwrap();
-            let fd = entry.file_name().to_str().unwrap().parse().unwrap();
-            let target = fs::read_link(entry.path()).map(|p| p.display().to_string()).unwrap_or_default();
-            (fd, target)
-        })
-        .collect();
-    fds.sort();
-    fds
-}
-
 fn is_carrier(target: &str) -> bool {
     target.starts_with("/memfd:secretfd") || target.starts_with("pipe:")
 }
@@ -480,7 +465,7 @@ fn closed_stdio_never_receives_a_secret() {
                         run_args.extend(["--stdin".into(), format!("{name}#password")]);
                     }
                     let launched = Launched::start(redirections, &run_args, "exec sleep 30");
-                    let fds = open_fds(launched.child_pid);
+                    let fds = support::open_fds(launched.child_pid);
                     drop(launched);
 
                     let numbers: Vec<i32> = fds.iter().map(|(fd, _)| *fd).collect();
@@ -524,7 +509,7 @@ fn child_fds_exact_in_every_mode() {
                 &run_args,
                 "exec sleep 30",
             );
-            let fds = open_fds(launched.child_pid);
+            let fds = support::open_fds(launched.child_pid);
             drop(launched);
 
             let numbers: Vec<i32> = fds.iter().map(|(fd, _)| *fd).collect();

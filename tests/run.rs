@@ -20,7 +20,7 @@ fn json_secret(prefix: &str, password: &str) -> String {
     name
 }
 
-/// A fresh, empty directory under the system temp dir.
+/// Creates a fresh, empty directory under the system temp dir.
 fn temp_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-test-{label}")));
     fs::create_dir_all(&dir).unwrap();
@@ -192,20 +192,6 @@ fn spawn_sleeper(redirections: &str, bindings: &[String]) -> Child {
     child
 }
 
-fn open_fds(pid: u32) -> Vec<(i32, String)> {
-    let mut fds: Vec<(i32, String)> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .map(|entry| {
-            let entry = entry.unwrap();
-            let fd = entry.file_name().to_str().unwrap().parse().unwrap();
-            let target = fs::read_link(entry.path()).map(|p| p.display().to_string()).unwrap_or_default();
-            (fd, target)
-        })
-        .collect();
-    fds.sort();
-    fds
-}
-
 fn stop(mut child: Child) {
     child.kill().unwrap();
     child.wait().unwrap();
@@ -215,7 +201,7 @@ fn stop(mut child: Child) {
 /// descriptors in the launcher, and returns the sleeping child's descriptors.
 fn child_fds(redirections: &str, bindings: &[String]) -> Vec<(i32, String)> {
     let child = spawn_sleeper(redirections, bindings);
-    let fds = open_fds(child.id());
+    let fds = support::open_fds(child.id());
     stop(child);
     fds
 }
@@ -315,7 +301,8 @@ fn canary_absent_from_child_and_output_and_files() {
         LIMIT,
     );
     assert_eq!(dry.code(), Some(0), "{}", dry.stderr_text());
-    assert!(!dry.stdout_text().contains(canary) && !dry.stderr_text().contains(canary));
+    assert!(!dry.stdout_text().contains(canary), "canary in dry-run stdout");
+    assert!(!dry.stderr_text().contains(canary), "canary in dry-run stderr");
 
     assert_no_file_contains(&dir, canary.as_bytes());
     assert_eq!(fs::read_dir(&dir).unwrap().count(), 0, "secretfd created files in its working directory");
@@ -425,8 +412,8 @@ fn child_exit_code_passes_through() {
 
 #[test]
 fn aws_errors_from_stub_each_reported() {
-    // One secret per error code; the stub answers the batch call with a
-    // per-secret error entry, and single calls with the error itself.
+    // One secret per error code. The stub replies to the batch call with a
+    // per-secret error entry, and to single calls with the error itself.
     let codes = ["AccessDeniedException", "ResourceNotFoundException", "DecryptionFailure"];
     let server = StubServer::new(move |request| {
         let body = request.body_json();

@@ -273,7 +273,7 @@ async fn batch_get(client: sm::Client, ids: Vec<(usize, String)>, place: Place) 
             Err(error) => {
                 let classified = classify(&error, &place);
                 if should_fall_back(&classified.code) {
-                    debug!(code = %classified.code, "BatchGetSecretValue refused, falling back to GetSecretValue");
+                    debug!(code = %classified.code, "BatchGetSecretValue rejected, falling back to GetSecretValue");
                     return get_each(client, ids, place).await;
                 }
                 return ids.into_iter().map(|(index, _)| (index, Err(classified.clone()))).collect();
@@ -411,7 +411,7 @@ fn is_throttling(code: &str) -> bool {
 }
 
 /// Returns the text of the innermost error in a chain, such as "Connection
-/// refused (os error 111)", which says more than the SDK's wrappers around it.
+/// refused (os error 111)", which is more specific than the SDK's wrappers around it.
 fn deepest_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = error;
     while let Some(source) = cause.source() {

@@ -238,17 +238,17 @@ pub fn exec(argv: &[CString], envp: &[CString]) -> Errno {
     }
 }
 
-/// The soft limit on open descriptors (`ulimit -n`).
+/// Returns the soft limit on open descriptors (`ulimit -n`).
 pub fn open_files_limit() -> u64 {
     nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE).map(|(soft, _)| soft).unwrap_or(1024)
 }
 
-/// The raw number of a descriptor that is about to be handed over.
+/// Returns the raw number of a descriptor that is about to be handed over.
 pub fn raw(fd: &OwnedFd) -> RawFd {
     fd.as_raw_fd()
 }
 
-/// Whether this process is PID 1 of its PID namespace.
+/// Returns whether this process is PID 1 of its PID namespace.
 pub fn is_pid1() -> bool {
     std::process::id() == 1
 }

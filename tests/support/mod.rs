@@ -29,7 +29,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use moto::{Moto, base64_encode, harness_python, harness_script};
-pub use process::{Finished, run_with_stdin, run_with_timeout, wait_with_timeout};
+pub use process::{Finished, open_fds, run_with_stdin, run_with_timeout, wait_with_timeout};
 pub use stub::{Request, Response, SilentServer, StubServer, aws_error};
 
 /// An endpoint on loopback where nothing listens (the discard port, 9), for

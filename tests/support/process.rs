@@ -165,3 +165,23 @@ fn collect(pipe: Option<impl Read + Send + 'static>) -> Collector {
     });
     Collector { buffer, done: Some(done) }
 }
+
+/// Lists the open descriptors of `pid` with their targets, sorted by number,
+/// such as `(3, "/memfd:secretfd (deleted)")`.
+///
+/// # Panics
+///
+/// When `/proc/PID/fd` cannot be read.
+pub fn open_fds(pid: u32) -> Vec<(i32, String)> {
+    let mut fds: Vec<(i32, String)> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let fd = entry.file_name().to_str().unwrap().parse().unwrap();
+            let target = std::fs::read_link(entry.path()).map(|p| p.display().to_string()).unwrap_or_default();
+            (fd, target)
+        })
+        .collect();
+    fds.sort();
+    fds
+}
