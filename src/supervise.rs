@@ -60,37 +60,54 @@ fn signal_exit_code(signal: i32) -> i32 {
 /// kernel frees. Blocked signals are queued even for PID 1, whose default
 /// action would otherwise be to drop them.
 ///
+/// A fetch that cannot block (regular files and variables only) runs
+/// without the watcher, which would add about 0.3 ms to the launch. A signal
+/// that arrives meanwhile stays queued, and `finish` reports it.
+///
 /// After `finish` the signals stay blocked: exec mode unblocks them in
 /// `sys::reset_signals` just before exec, and supervise mode reads them from
 /// its own signalfd and forwards them.
 pub struct FetchGuard {
-    stop: OwnedFd,
-    watcher: JoinHandle<SignalFd>,
+    watch: Watch,
+}
+
+enum Watch {
+    /// The watcher thread, and the pipe whose closing stops it.
+    Thread { stop: OwnedFd, watcher: JoinHandle<SignalFd> },
+    /// No watcher: the signalfd is read once, in `finish`.
+    Queued(SignalFd),
 }
 
 impl FetchGuard {
-    /// Blocks the stop signals and starts the watcher thread.
-    pub fn start() -> Result<FetchGuard, Error> {
+    /// Blocks the stop signals and, when `may_block` says the fetch can
+    /// wait on the network, a pipe or a device, starts the watcher thread.
+    pub fn start(may_block: bool) -> Result<FetchGuard, Error> {
         sys::block_signals(&STOP_SIGNALS).map_err(|errno| signal_setup_error("block signals", errno))?;
         let signals =
             sys::signal_fd(&STOP_SIGNALS, true).map_err(|errno| signal_setup_error("open a signalfd", errno))?;
+        if !may_block {
+            return Ok(FetchGuard { watch: Watch::Queued(signals) });
+        }
         let (stop_read, stop) = sys::pipe_cloexec().map_err(|errno| signal_setup_error("create a pipe", errno))?;
 
         let watcher = std::thread::Builder::new()
             .name("secretfd-signals".into())
             .spawn(move || watch(signals, stop_read))
             .map_err(|error| Error::failed(Problem::new("run", format!("cannot start the signal watcher: {error}"))))?;
-        Ok(FetchGuard { stop, watcher })
+        Ok(FetchGuard { watch: Watch::Thread { stop, watcher } })
     }
 
-    /// Stops the watcher thread and waits for it to end. Returns `Some(128+N)` when a stop signal arrived after the
-    /// watcher stopped looking, in which case no child may start.
+    /// Stops the watcher thread, if any, and waits for it to end. Returns
+    /// `Some(128+N)` when a stop signal is still queued, in which case no
+    /// child may start.
     pub fn finish(self) -> Result<Option<i32>, Error> {
-        drop(self.stop);
-        let signals = self
-            .watcher
-            .join()
-            .map_err(|_| Error::failed(Problem::new("run", "the signal watcher thread panicked")))?;
+        let signals = match self.watch {
+            Watch::Queued(signals) => signals,
+            Watch::Thread { stop, watcher } => {
+                drop(stop);
+                watcher.join().map_err(|_| Error::failed(Problem::new("run", "the signal watcher thread panicked")))?
+            }
+        };
 
         match sys::read_signal(&signals) {
             Ok(Some(signal)) => {

@@ -1,7 +1,8 @@
 //! Supervise mode and signals: secretfd as PID 1 of a new PID namespace
 //! (`unshare --pid --fork --mount-proc`, the tests run as root) and with
 //! `--supervise`; exit statuses, signal forwarding, reaping, stop signals
-//! during a fetch, and the supervisor's memory after the child started.
+//! during a fetch (from the network or a FIFO), and the supervisor's memory
+//! after the child started.
 
 mod support;
 
@@ -318,6 +319,45 @@ fn pid1_sigterm_during_fetch_exits_143_without_child() {
     assert_eq!(finished.code(), Some(143), "{}", finished.stderr_text());
     assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
     assert!(!started, "the command ran");
+}
+
+/// Number of threads in process `pid`.
+fn thread_count(pid: u32) -> usize {
+    fs::read_dir(format!("/proc/{pid}/task")).map(|tasks| tasks.count()).unwrap_or(0)
+}
+
+#[test]
+fn fifo_source_stopped_by_sigterm() {
+    // Nothing ever writes to the FIFO, so opening it waits forever; a stop
+    // signal must still end secretfd, through the watcher thread.
+    let dir = temp_dir("fifo");
+    let fifo = dir.join("password");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let marker = dir.join("started");
+    let mut command = secretfd_offline();
+    command.arg("run").arg("--file").arg(format!("pw=file:{}", fifo.display())).args(["--", "touch"]).arg(&marker);
+    let mut child = spawn(&mut command);
+    let pid = child.id();
+    let start = Instant::now();
+    while thread_count(pid) != 2 {
+        if start.elapsed() > LIMIT {
+            // Blocked signals would not end it; SIGKILL does.
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("the signal watcher never started for a FIFO source");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+
+    let sent = Instant::now();
+    signal(pid, Signal::SIGTERM);
+    let finished = wait_with_timeout(child, LIMIT);
+    let elapsed = sent.elapsed();
+    assert_eq!(finished.code(), Some(143), "{}", finished.stderr_text());
+    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    assert!(!marker.exists(), "the command ran");
+    assert!(finished.stderr_text().contains("stopped by SIGTERM while fetching secrets"), "{}", finished.stderr_text());
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 /// Counts occurrences of `needle` in the readable memory of process `pid`.

@@ -22,7 +22,7 @@ use crate::deliver::{self, PendingWrite};
 use crate::error::{Error, Kind, Problem};
 use crate::launch;
 use crate::plan::{Mode, Plan, RawBinding, RawKind, Settings, Target};
-use crate::reference::Source;
+use crate::reference::{Reference, Source};
 use crate::source::{self, Resolved, aws};
 use crate::supervise::{self, FetchGuard};
 use crate::sys;
@@ -46,8 +46,9 @@ pub fn run(args: RunArgs, global: &GlobalOptions) -> Result<i32, Error> {
         .map_err(|errno| Error::failed(Problem::new("run", format!("cannot make secretfd non-dumpable: {errno}"))))?;
 
     // Step 3: fetch every secret; a stop signal or any failure means no child.
-    let guard = FetchGuard::start()?;
-    let fetched = fetch(&plan);
+    let references: Vec<_> = plan.bindings.iter().map(|binding| &binding.reference).collect();
+    let guard = FetchGuard::start(source::may_block(&references))?;
+    let fetched = fetch(&plan, &references);
     if let Some(code) = guard.finish()? {
         return Ok(code);
     }
@@ -138,13 +139,12 @@ fn build_plan(args: &RunArgs, global: &GlobalOptions, config: Option<Config>) ->
     }
 }
 
-fn fetch(plan: &Plan) -> Result<Vec<Resolved>, Error> {
-    if plan.bindings.is_empty() {
+fn fetch(plan: &Plan, references: &[&Reference]) -> Result<Vec<Resolved>, Error> {
+    if references.is_empty() {
         return Ok(Vec::new());
     }
     let options = aws::Options { region: plan.region.clone(), timeout: plan.timeout };
-    let references: Vec<_> = plan.bindings.iter().map(|binding| &binding.reference).collect();
-    let results = source::resolve_all(&references, &options);
+    let results = source::resolve_all(references, &options);
 
     let mut resolved = Vec::with_capacity(results.len());
     let mut problems = Vec::new();

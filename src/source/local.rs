@@ -25,6 +25,12 @@ pub enum LocalError {
     EnvMissing(String),
 }
 
+/// Tells whether `path` names a regular file, following symbolic links.
+/// Opening and reading such a file does not wait on another process.
+pub fn is_regular_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|metadata| metadata.is_file())
+}
+
 /// Reads a whole file into a secret.
 pub fn read_file(path: &Path) -> Result<Secret, LocalError> {
     let shown = path.display().to_string();
@@ -75,6 +81,9 @@ mod tests {
         assert_eq!(read_file(&path).unwrap().expose(), b"pw\n\0\xff");
         assert!(matches!(read_file(&dir), Err(LocalError::NotRegular { .. })));
         assert!(matches!(read_file(&dir.join("missing")), Err(LocalError::Read { .. })));
+        assert!(is_regular_file(&path));
+        assert!(!is_regular_file(&dir));
+        assert!(!is_regular_file(Path::new("/dev/null")));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

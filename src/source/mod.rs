@@ -51,6 +51,21 @@ impl From<aws::AwsError> for SourceError {
 /// How long the runtime may take to stop its blocking threads (DNS lookups).
 const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(100);
 
+/// Tells whether resolving `references` can wait indefinitely: on Secrets
+/// Manager, or on a `file:` path that is not a regular file (a FIFO,
+/// `/dev/stdin`). Regular files and variables are read at once.
+///
+/// A path swapped for a FIFO after this check makes the read wait with the
+/// stop signals queued. Only someone who can already change the secret can
+/// swap the path.
+pub fn may_block(references: &[&Reference]) -> bool {
+    references.iter().any(|reference| match &reference.source {
+        Source::Aws(_) => true,
+        Source::File(path) => !local::is_regular_file(path),
+        Source::Env(_) => false,
+    })
+}
+
 /// Resolves every reference, returning one result per reference in order.
 pub fn resolve_all(references: &[&Reference], options: &aws::Options) -> Vec<Result<Resolved, SourceError>> {
     // Step 1: distinct sources, each fetched once.
