@@ -39,18 +39,17 @@ pub fn memfd(secret: &Secret) -> io::Result<OwnedFd> {
     let fd = OwnedFd::from(file);
     sys::seal_memfd(&fd)?;
 
-    let mut file = File::from(fd);
-    file.seek(SeekFrom::Start(0))?;
-    let fd = OwnedFd::from(file);
-
     // A read-only description makes writes fail with EBADF before the seals
-    // are even consulted. Without /proc (some minimal containers) the
-    // read-write description is kept; the seals still forbid every change.
+    // are even consulted, and starts at offset 0. Without /proc (some
+    // minimal containers) the read-write description is kept and rewound,
+    // and the seals still forbid every change.
     match File::open(format!("/proc/self/fd/{}", sys::raw(&fd))) {
         Ok(read_only) => Ok(OwnedFd::from(read_only)),
         Err(error) => {
             debug!("cannot re-open the memfd read-only ({error}); keeping the sealed read-write descriptor");
-            Ok(fd)
+            let mut file = File::from(fd);
+            file.seek(SeekFrom::Start(0))?;
+            Ok(OwnedFd::from(file))
         }
     }
 }
