@@ -27,7 +27,7 @@ pub fn run(args: GetArgs, global: &GlobalOptions) -> Result<i32, Error> {
         .map_err(|errno| Error::failed(Problem::new("get", format!("cannot make secretfd non-dumpable: {errno}"))))?;
 
     let options = aws::Options { region: global.region.clone(), timeout: global.timeout };
-    let resolved = source::resolve_all(&[&reference], &options)
+    let resolved = source::resolve_all(&[&reference], &options, std::future::pending())
         .pop()
         .expect("resolve_all returns one result per reference")
         .map_err(|error| Error::failed(error.into_problem(&reference.text)))?;

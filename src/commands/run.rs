@@ -47,8 +47,8 @@ pub fn run(args: RunArgs, global: &GlobalOptions) -> Result<i32, Error> {
 
     // Step 3: fetch every secret; a stop signal or any failure means no child.
     let references: Vec<_> = plan.bindings.iter().map(|binding| &binding.reference).collect();
-    let guard = FetchGuard::start(source::may_block(&references))?;
-    let fetched = fetch(&plan, &references);
+    let guard = FetchGuard::start(source::local_read_may_block(&references))?;
+    let fetched = fetch(&plan, &references, &guard);
     if let Some(code) = guard.finish()? {
         return Ok(code);
     }
@@ -139,12 +139,12 @@ fn build_plan(args: &RunArgs, global: &GlobalOptions, config: Option<Config>) ->
     }
 }
 
-fn fetch(plan: &Plan, references: &[&Reference]) -> Result<Vec<Resolved>, Error> {
+fn fetch(plan: &Plan, references: &[&Reference], guard: &FetchGuard) -> Result<Vec<Resolved>, Error> {
     if references.is_empty() {
         return Ok(Vec::new());
     }
     let options = aws::Options { region: plan.region.clone(), timeout: plan.timeout };
-    let results = source::resolve_all(references, &options);
+    let results = source::resolve_all(references, &options, guard.stop_signal());
 
     let mut resolved = Vec::with_capacity(results.len());
     let mut problems = Vec::new();

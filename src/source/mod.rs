@@ -12,6 +12,10 @@ pub mod aws;
 pub mod local;
 
 use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::poll_fn;
+use std::pin::pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use tracing::debug;
@@ -51,23 +55,28 @@ impl From<aws::AwsError> for SourceError {
 /// How long the runtime may take to stop its blocking threads (DNS lookups).
 const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(100);
 
-/// Tells whether resolving `references` can wait indefinitely: on Secrets
-/// Manager, or on a `file:` path that is not a regular file (a FIFO,
+/// Tells whether reading the local sources of `references` can wait
+/// indefinitely, on a `file:` path that is not a regular file (a FIFO,
 /// `/dev/stdin`). Regular files and variables are read at once.
 ///
 /// A path swapped for a FIFO after this check makes the read wait with the
 /// stop signals queued. Only someone who can already change the secret can
 /// swap the path.
-pub fn may_block(references: &[&Reference]) -> bool {
+pub fn local_read_may_block(references: &[&Reference]) -> bool {
     references.iter().any(|reference| match &reference.source {
-        Source::Aws(_) => true,
         Source::File(path) => !local::is_regular_file(path),
-        Source::Env(_) => false,
+        Source::Aws(_) | Source::Env(_) => false,
     })
 }
 
 /// Resolves every reference, returning one result per reference in order.
-pub fn resolve_all(references: &[&Reference], options: &aws::Options) -> Vec<Result<Resolved, SourceError>> {
+/// `stop` is polled alongside the Secrets Manager requests: a future that
+/// never completes, or one that ends the process (`FetchGuard::stop_signal`).
+pub fn resolve_all(
+    references: &[&Reference],
+    options: &aws::Options,
+    stop: impl Future<Output = Infallible>,
+) -> Vec<Result<Resolved, SourceError>> {
     // Step 1: distinct sources, each fetched once.
     // A hash map: ordering `file:` paths compares them component by
     // component, which took a sixth of a 100-secret launch's instructions.
@@ -82,7 +91,7 @@ pub fn resolve_all(references: &[&Reference], options: &aws::Options) -> Vec<Res
     }
 
     // Step 2: fetch.
-    let fetched = fetch_sources(&sources, options);
+    let fetched = fetch_sources(&sources, options, stop);
 
     // Step 3: apply each reference's key or pointer.
     references
@@ -103,7 +112,11 @@ pub fn resolve_all(references: &[&Reference], options: &aws::Options) -> Vec<Res
         .collect()
 }
 
-fn fetch_sources(sources: &[&Source], options: &aws::Options) -> Vec<Result<Resolved, SourceError>> {
+fn fetch_sources(
+    sources: &[&Source],
+    options: &aws::Options,
+    stop: impl Future<Output = Infallible>,
+) -> Vec<Result<Resolved, SourceError>> {
     let mut results: Vec<Option<Result<Resolved, SourceError>>> = sources.iter().map(|_| None).collect();
     let mut aws_indexes = Vec::new();
     let mut aws_secrets = Vec::new();
@@ -127,7 +140,17 @@ fn fetch_sources(sources: &[&Source], options: &aws::Options) -> Vec<Result<Reso
 
     if !aws_secrets.is_empty() {
         debug!(secrets = aws_secrets.len(), "fetching from Secrets Manager");
-        let outcomes = run_async(aws::fetch_all(&aws_secrets, options));
+        let outcomes = run_async(async {
+            let mut fetch = pin!(aws::fetch_all(&aws_secrets, options));
+            let mut stop = pin!(stop);
+            poll_fn(|context| {
+                if let Poll::Ready(never) = stop.as_mut().poll(context) {
+                    match never {}
+                }
+                fetch.as_mut().poll(context)
+            })
+            .await
+        });
         for (index, outcome) in aws_indexes.into_iter().zip(outcomes) {
             results[index] = Some(
                 outcome

@@ -16,7 +16,7 @@ pub mod alloc;
 use std::ffi::{CStr, CString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -26,6 +26,8 @@ use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signa
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
 
 /// Opens `/dev/null` on any of descriptors 0, 1 and 2 that is closed.
 ///
@@ -270,6 +272,15 @@ pub fn signal_fd(signals: &[Signal], nonblocking: bool) -> nix::Result<SignalFd>
         flags |= SfdFlags::SFD_NONBLOCK;
     }
     SignalFd::with_flags(&set, flags)
+}
+
+/// Registers a signalfd with the current tokio runtime, to wait until it is
+/// readable. Call it inside a runtime with I/O enabled.
+pub fn register_readable(fd: &SignalFd) -> io::Result<AsyncFd<BorrowedFd<'_>>> {
+    // SAFETY: a `BorrowedFd` stays open and refers to the same description
+    // for as long as it lives, and always returns the same number from
+    // `as_raw_fd`. The `AsyncFd` borrows it, so it cannot outlive it.
+    unsafe { AsyncFd::register_with_interest(fd.as_fd(), Interest::READABLE) }.map_err(io::Error::from)
 }
 
 /// Reads the number of the next signal from a signalfd, retrying on EINTR.
