@@ -6,6 +6,7 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -408,6 +409,67 @@ fn missing_command_exits_127_and_unexecutable_126() {
 fn child_exit_code_passes_through() {
     let finished = run(&["run", "--", "sh", "-c", "exit 42"]);
     assert_eq!(finished.code(), Some(42));
+}
+
+/// Descriptors of process `pid` that are secretfd's memfds.
+fn memfd_count(pid: u32) -> usize {
+    let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
+    entries
+        .filter_map(|entry| fs::read_link(entry.ok()?.path()).ok())
+        .filter(|target| target.to_string_lossy().starts_with("/memfd:secretfd"))
+        .count()
+}
+
+#[test]
+fn early_batch_delivered_while_late_batch_waits() {
+    // 25 secrets take a batch of 20 and a batch of 5. The stub replies to
+    // the first at once and holds the second until the test releases it.
+    // By then secretfd must already have put the first 20 into memfds.
+    let released = Arc::new((Mutex::new(false), Condvar::new()));
+    let gate = Arc::clone(&released);
+    let server = StubServer::new(move |request| {
+        let ids: Vec<String> = request.body_json()["SecretIdList"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect();
+        if ids.len() < 20 {
+            let (lock, wake) = &*gate;
+            let guard = lock.lock().unwrap();
+            let _ = wake.wait_timeout_while(guard, Duration::from_secs(30), |released| !*released).unwrap();
+        }
+        let values: Vec<_> = ids
+            .iter()
+            .map(|id| json!({ "Name": id, "SecretString": format!("value-of-{id}"), "VersionId": "v1" }))
+            .collect();
+        Response::json(200, &json!({ "SecretValues": values, "Errors": [] }))
+    });
+    let mut command = support::secretfd_with_endpoint(&server.endpoint());
+    command.args(["run", "--timeout", "60s"]);
+    for fd in 3..28 {
+        command.arg("--fd").arg(format!("{fd}=s{fd}"));
+    }
+    command.args(["--", "sh", "-c", "cat /dev/fd/3 /dev/fd/27"]);
+    let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+
+    let start = Instant::now();
+    let mut delivered = 0;
+    while start.elapsed() < Duration::from_secs(30) {
+        delivered = memfd_count(child.id());
+        if delivered >= 20 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let (lock, wake) = &*released;
+    *lock.lock().unwrap() = true;
+    wake.notify_all();
+    let output = child.wait_with_output().unwrap();
+
+    assert_eq!(delivered, 20, "memfds while the second batch waited");
+    assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "value-of-s3value-of-s27");
 }
 
 #[test]

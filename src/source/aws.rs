@@ -74,16 +74,23 @@ pub struct Options {
 
 type Outcome = Result<Fetched, AwsError>;
 
-/// Fetches every secret, returning one result per input in the same order.
-/// Inputs must be distinct.
-pub async fn fetch_all(secrets: &[AwsSecret], options: &Options) -> Vec<Outcome> {
+/// Fetches every secret and calls `on_outcome` once per input, with its
+/// index, as soon as its batch response arrives. Inputs must be distinct.
+pub async fn fetch_each(secrets: &[AwsSecret], options: &Options, mut on_outcome: impl FnMut(usize, Outcome)) {
     let deadline = Instant::now() + options.timeout;
-    let mut results: Vec<Option<Outcome>> = secrets.iter().map(|_| None).collect();
+    let mut reported = vec![false; secrets.len()];
+    let mut report = |index: usize, outcome: Outcome| {
+        reported[index] = true;
+        on_outcome(index, outcome);
+    };
 
     // Step 1: configuration, region and credentials, bounded by the deadline.
     let config = match tokio::time::timeout_at(deadline, load_config(options)).await {
         Ok(Ok(config)) => config,
-        Ok(Err(error)) => return secrets.iter().map(|_| Err(error.clone())).collect(),
+        Ok(Err(error)) => {
+            (0..secrets.len()).for_each(|index| report(index, Err(error.clone())));
+            return;
+        }
         Err(_) => {
             let error = AwsError::new(
                 "Timeout",
@@ -97,7 +104,8 @@ pub async fn fetch_all(secrets: &[AwsSecret], options: &Options) -> Vec<Outcome>
                         .into(),
                 ),
             );
-            return secrets.iter().map(|_| Err(error.clone())).collect();
+            (0..secrets.len()).for_each(|index| report(index, Err(error.clone())));
+            return;
         }
     };
     let endpoint = config.endpoint_url().map(str::to_owned);
@@ -107,7 +115,7 @@ pub async fn fetch_all(secrets: &[AwsSecret], options: &Options) -> Vec<Outcome>
     for (index, secret) in secrets.iter().enumerate() {
         match secret.region.as_deref().or(config.region().map(|r| r.as_ref())) {
             Some(region) => by_region.entry(region.to_owned()).or_default().push(index),
-            None => results[index] = Some(Err(missing_region())),
+            None => report(index, Err(missing_region())),
         }
     }
 
@@ -137,25 +145,20 @@ pub async fn fetch_all(secrets: &[AwsSecret], options: &Options) -> Vec<Outcome>
         }
     }
 
-    // Step 4: collect.
+    // Step 4: report each batch as it completes.
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(outcomes) => {
                 for (index, outcome) in outcomes {
-                    results[index] = Some(outcome);
+                    report(index, outcome);
                 }
             }
             Err(join_error) => warn!("a fetch task failed: {join_error}"),
         }
     }
-    results
-        .into_iter()
-        .map(|r| {
-            r.unwrap_or_else(|| {
-                Err(AwsError::new("InternalError", "the fetch task ended without a result", false, None))
-            })
-        })
-        .collect()
+    for index in (0..secrets.len()).filter(|&index| !reported[index]) {
+        on_outcome(index, Err(AwsError::new("InternalError", "the fetch task ended without a result", false, None)));
+    }
 }
 
 /// The region, endpoint and timeout of a request, for error hints.

@@ -77,50 +77,72 @@ pub fn resolve_all(
     options: &aws::Options,
     stop: impl Future<Output = Infallible>,
 ) -> Vec<Result<Resolved, SourceError>> {
-    // Step 1: distinct sources, each fetched once.
-    // A hash map: ordering `file:` paths compares them component by
-    // component, which took a sixth of a 100-secret launch's instructions.
-    let mut distinct: HashMap<&Source, usize> = HashMap::with_capacity(references.len());
-    for reference in references {
-        let next = distinct.len();
-        distinct.entry(&reference.source).or_insert(next);
-    }
-    let mut sources: Vec<&Source> = vec![&references[0].source; distinct.len()];
-    for (source, &index) in &distinct {
-        sources[index] = source;
-    }
-
-    // Step 2: fetch.
-    let fetched = fetch_sources(&sources, options, stop);
-
-    // Step 3: apply each reference's key or pointer.
-    references
-        .iter()
-        .map(|reference| {
-            let fetched = fetched[distinct[&reference.source]].as_ref().map_err(Clone::clone)?;
-            let secret = match &reference.selector {
-                None => Secret::copy_from(fetched.secret.expose()),
-                Some(selector) => extract::select(&fetched.secret, selector).map_err(|error| SourceError {
-                    message: error.to_string(),
-                    hint: Some(
-                        "check the key name (case-sensitive) against the stored JSON, or drop the #key part to get the whole value".into(),
-                    ),
-                })?,
-            };
-            Ok(Resolved { secret, version_id: fetched.version_id.clone() })
-        })
-        .collect()
+    let mut results: Vec<Option<Result<Resolved, SourceError>>> = references.iter().map(|_| None).collect();
+    resolve_each(references, options, stop, |index, result| results[index] = Some(result));
+    results.into_iter().map(|result| result.expect("every reference has a result")).collect()
 }
 
-fn fetch_sources(
+/// Resolves every reference and calls `on_resolved` once per reference,
+/// with its index, as soon as its value is known: local sources first, then
+/// Secrets Manager secrets batch by batch, as the responses arrive. The
+/// caller can so deliver early values while later batches are in flight.
+pub fn resolve_each(
+    references: &[&Reference],
+    options: &aws::Options,
+    stop: impl Future<Output = Infallible>,
+    mut on_resolved: impl FnMut(usize, Result<Resolved, SourceError>),
+) {
+    // Step 1: distinct sources, each fetched once, and the references that
+    // use each. A hash map, because ordering `file:` paths compares them
+    // component by component, which took a sixth of a 100-secret launch's
+    // instructions.
+    let mut distinct: HashMap<&Source, usize> = HashMap::with_capacity(references.len());
+    let mut sources: Vec<&Source> = Vec::new();
+    let mut users: Vec<Vec<usize>> = Vec::new();
+    for (index, reference) in references.iter().enumerate() {
+        let source = *distinct.entry(&reference.source).or_insert_with(|| {
+            sources.push(&reference.source);
+            users.push(Vec::new());
+            sources.len() - 1
+        });
+        users[source].push(index);
+    }
+
+    // Step 2: fetch, and apply each fetched value to its references at once.
+    // The fetched value is dropped, and so wiped, right after.
+    fetch_each(&sources, options, stop, |source, fetched| {
+        for &index in &users[source] {
+            on_resolved(index, select(references[index], &fetched));
+        }
+    });
+}
+
+/// Applies a reference's key or pointer, if any, to its fetched source.
+fn select(reference: &Reference, fetched: &Result<Resolved, SourceError>) -> Result<Resolved, SourceError> {
+    let fetched = fetched.as_ref().map_err(Clone::clone)?;
+    let secret = match &reference.selector {
+        None => Secret::copy_from(fetched.secret.expose()),
+        Some(selector) => extract::select(&fetched.secret, selector).map_err(|error| SourceError {
+            message: error.to_string(),
+            hint: Some(
+                "check the key name (case-sensitive) against the stored JSON, or drop the #key part to get the whole value".into(),
+            ),
+        })?,
+    };
+    Ok(Resolved { secret, version_id: fetched.version_id.clone() })
+}
+
+/// Fetches every source and calls `on_fetched` once per source, with its
+/// index: local sources at once, Secrets Manager ones as their batch
+/// response arrives.
+fn fetch_each(
     sources: &[&Source],
     options: &aws::Options,
     stop: impl Future<Output = Infallible>,
-) -> Vec<Result<Resolved, SourceError>> {
-    let mut results: Vec<Option<Result<Resolved, SourceError>>> = sources.iter().map(|_| None).collect();
+    mut on_fetched: impl FnMut(usize, Result<Resolved, SourceError>),
+) {
     let mut aws_indexes = Vec::new();
     let mut aws_secrets = Vec::new();
-
     for (index, source) in sources.iter().enumerate() {
         let local = match source {
             Source::Aws(secret) => {
@@ -131,35 +153,32 @@ fn fetch_sources(
             Source::File(path) => local::read_file(path),
             Source::Env(var) => local::read_env(var),
         };
-        results[index] = Some(
-            local
-                .map(|secret| Resolved { secret, version_id: None })
-                .map_err(|error| SourceError { message: error.to_string(), hint: local_hint(&error) }),
-        );
+        let fetched = local
+            .map(|secret| Resolved { secret, version_id: None })
+            .map_err(|error| SourceError { message: error.to_string(), hint: local_hint(&error) });
+        on_fetched(index, fetched);
+    }
+    if aws_secrets.is_empty() {
+        return;
     }
 
-    if !aws_secrets.is_empty() {
-        debug!(secrets = aws_secrets.len(), "fetching from Secrets Manager");
-        let outcomes = run_async(async {
-            let mut fetch = pin!(aws::fetch_all(&aws_secrets, options));
-            let mut stop = pin!(stop);
-            poll_fn(|context| {
-                if let Poll::Ready(never) = stop.as_mut().poll(context) {
-                    match never {}
-                }
-                fetch.as_mut().poll(context)
-            })
-            .await
-        });
-        for (index, outcome) in aws_indexes.into_iter().zip(outcomes) {
-            results[index] = Some(
-                outcome
-                    .map(|fetched| Resolved { secret: fetched.secret, version_id: fetched.version_id })
-                    .map_err(SourceError::from),
-            );
-        }
-    }
-    results.into_iter().map(|r| r.expect("every source has a result")).collect()
+    debug!(secrets = aws_secrets.len(), "fetching from Secrets Manager");
+    run_async(async {
+        let mut fetch = pin!(aws::fetch_each(&aws_secrets, options, |aws_index, outcome| {
+            let fetched = outcome
+                .map(|fetched| Resolved { secret: fetched.secret, version_id: fetched.version_id })
+                .map_err(SourceError::from);
+            on_fetched(aws_indexes[aws_index], fetched);
+        }));
+        let mut stop = pin!(stop);
+        poll_fn(|context| {
+            if let Poll::Ready(never) = stop.as_mut().poll(context) {
+                match never {}
+            }
+            fetch.as_mut().poll(context)
+        })
+        .await
+    });
 }
 
 fn local_hint(error: &local::LocalError) -> Option<String> {
