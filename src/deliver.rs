@@ -1,9 +1,9 @@
 //! Carriers: putting each secret on a descriptor for the child.
 //!
 //! The default carrier is a memfd: written, sealed against write, grow,
-//! shrink and further seals, rewound, and then re-opened read-only through
-//! `/proc/self/fd`, so the child holds a read-only descriptor to an
-//! immutable in-memory file. Re-opening `/dev/fd/N` in the child gives a new
+//! shrink and further seals, and then re-opened read-only through
+//! `/proc/self/fd`, so the child holds a read-only descriptor, at offset 0,
+//! to an immutable in-memory file. Re-opening `/dev/fd/N` in the child gives a new
 //! description at offset 0, so the value can be read again.
 //!
 //! The pipe carrier gives the child the read end of a pipe, so the value can
