@@ -62,7 +62,7 @@ while True:
 sys.exit(code if code >= 0 else 128 - code)
 "#;
 
-/// A fresh directory that `nobody` can write to.
+/// Creates a fresh directory that `nobody` can write to.
 fn shared_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-pipe-{label}")));
     fs::create_dir_all(&dir).unwrap();

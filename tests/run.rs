@@ -411,7 +411,7 @@ fn child_exit_code_passes_through() {
     assert_eq!(finished.code(), Some(42));
 }
 
-/// Descriptors of process `pid` that are secretfd's memfds.
+/// Counts the descriptors of process `pid` that are secretfd's memfds.
 fn memfd_count(pid: u32) -> usize {
     let Ok(entries) = fs::read_dir(format!("/proc/{pid}/fd")) else { return 0 };
     entries

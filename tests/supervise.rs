@@ -18,7 +18,7 @@ use support::{Finished, Moto, SilentServer, secretfd, secretfd_offline, unique_n
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// A fresh, empty directory under the system temp dir.
+/// Creates a fresh, empty directory under the system temp dir.
 fn temp_dir(label: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-supervise-{label}")));
     fs::create_dir_all(&dir).unwrap();
@@ -43,7 +43,7 @@ fn spawn(command: &mut Command) -> Child {
     command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawning failed")
 }
 
-/// The direct children of `pid`, from `/proc/PID/task/PID/children`.
+/// Returns the direct children of `pid`, from `/proc/PID/task/PID/children`.
 fn children(pid: u32) -> Vec<u32> {
     fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
         .unwrap_or_default()
@@ -68,7 +68,8 @@ fn wait_until<T>(limit: Duration, what: &str, mut condition: impl FnMut() -> Opt
     }
 }
 
-/// The PID of secretfd inside the namespace that `unshare` (pid `unshare`) created.
+/// Returns the PID of secretfd inside the namespace that `unshare` (pid
+/// `unshare`) created.
 fn pid1_of(unshare: u32) -> u32 {
     wait_until(LIMIT, "unshare to start secretfd", || children(unshare).first().copied())
 }
@@ -321,7 +322,7 @@ fn pid1_sigterm_during_fetch_exits_143_without_child() {
     assert!(!started, "the command ran");
 }
 
-/// Number of threads in process `pid`.
+/// Counts the threads of process `pid`.
 fn thread_count(pid: u32) -> usize {
     fs::read_dir(format!("/proc/{pid}/task")).map(|tasks| tasks.count()).unwrap_or(0)
 }

@@ -508,7 +508,7 @@ impl ExecImage {
         ExecImage { path, argv, _envp: envp, _shell: shell, argv_pointers, envp_pointers, shell_argv_pointers }
     }
 
-    /// The command's name as given (`argv[0]`), for messages.
+    /// Returns the command's name as given (`argv[0]`), for messages.
     pub fn program(&self) -> &CString {
         &self.argv[0]
     }
@@ -615,7 +615,8 @@ pub struct PollSet {
 }
 
 impl PollSet {
-    /// A set that waits until each descriptor can be written (or has failed).
+    /// Returns a set that waits until each descriptor can be written (or
+    /// has failed).
     pub fn for_writing(fds: &[RawFd]) -> PollSet {
         PollSet { fds: fds.iter().map(|&fd| libc::pollfd { fd, events: libc::POLLOUT, revents: 0 }).collect() }
     }
