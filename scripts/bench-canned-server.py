@@ -42,6 +42,7 @@ class CannedHandler(BaseHTTPRequestHandler):
             values = [entry(secret_id) for secret_id in body.get("SecretIdList", [])]
             self.reply(200, {"SecretValues": values, "Errors": []})
         else:
+            sys.stderr.write(f"bench-canned-server: no canned reply for {target!r}\n")
             self.reply(400, {"__type": "InvalidRequestException", "message": f"not canned: {target}"})
 
     def reply(self, status, value):

@@ -2,7 +2,7 @@
 //!
 //! The default carrier is a memfd: written, sealed against write, grow,
 //! shrink and further seals, and then re-opened read-only through
-//! `/proc/self/fd`, so the child holds a read-only descriptor, at offset 0,
+//! `/proc/self/fd`, so the child gets a read-only descriptor, at offset 0,
 //! to an immutable in-memory file. Re-opening `/dev/fd/N` in the child gives a new
 //! description at offset 0, so the value can be read again.
 //!

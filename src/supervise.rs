@@ -135,26 +135,39 @@ impl FetchGuard {
     /// or when the runtime cannot watch the signalfd, which `finish` then
     /// reads.
     pub async fn stop_signal(&self) -> Infallible {
-        let Watch::Direct(signals) = &self.watch else {
-            return std::future::pending().await;
-        };
-        let Ok(readiness) = sys::register_readable(signals) else {
-            return std::future::pending().await;
-        };
-        loop {
-            let Ok(mut ready) = readiness.readable().await else {
-                return std::future::pending().await;
-            };
-            match sys::read_signal(signals) {
-                Ok(Some(signal)) => {
-                    report_stop(signal);
-                    sys::exit_now(signal_exit_code(signal));
-                }
-                Ok(None) => ready.clear_ready(),
-                Err(_) => return std::future::pending().await,
+        if let Watch::Direct(signals) = &self.watch {
+            stop_on_signal(signals).await;
+        }
+        std::future::pending().await
+    }
+}
+
+/// Waits in the runtime for a stop signal and ends secretfd on one. Returns
+/// only when the signalfd cannot be watched or read there.
+async fn stop_on_signal(signals: &SignalFd) {
+    let readiness = match sys::register_readable(signals) {
+        Ok(readiness) => readiness,
+        Err(error) => {
+            debug!("cannot watch the signalfd in the runtime ({error}); stop signals are read after the fetch");
+            return;
+        }
+    };
+    while let Ok(mut ready) = readiness.readable().await {
+        match sys::read_signal(signals) {
+            Ok(Some(signal)) => stop_now(signal),
+            Ok(None) => ready.clear_ready(),
+            Err(errno) => {
+                debug!("cannot read the signalfd in the runtime ({errno}); stop signals are read after the fetch");
+                return;
             }
         }
     }
+}
+
+/// Explains the exit on stderr and ends the whole process with 128+N.
+fn stop_now(signal: i32) -> ! {
+    report_stop(signal);
+    sys::exit_now(signal_exit_code(signal))
 }
 
 /// Waits, on the watcher thread, for a stop signal or for `stop` to close.
@@ -171,8 +184,7 @@ fn watch(signals: SignalFd, stop: OwnedFd) -> SignalFd {
             return signals;
         }
         if let Ok(Some(signal)) = sys::read_signal(&signals) {
-            report_stop(signal);
-            sys::exit_now(signal_exit_code(signal));
+            stop_now(signal);
         }
     }
 }

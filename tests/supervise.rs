@@ -329,7 +329,7 @@ fn thread_count(pid: u32) -> usize {
 
 #[test]
 fn fifo_source_stopped_by_sigterm() {
-    // Nothing ever writes to the FIFO, so opening it waits forever; a stop
+    // Nothing ever writes to the FIFO, so opening it waits forever. A stop
     // signal must still end secretfd, through the watcher thread.
     let dir = temp_dir("fifo");
     let fifo = dir.join("password");

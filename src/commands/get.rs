@@ -1,8 +1,9 @@
 //! `secretfd get`: write one secret's value to stdout, byte for byte.
 //!
 //! The reference goes through the same parser and the same fetch code as the
-//! bindings of `run` (`source::resolve_all`), so every reference form works
-//! here too: names, ARNs, the ECS `valueFrom` form, `#key`, JSON pointers,
+//! bindings of `run` (`source::resolve_all`, which wraps the `resolve_each`
+//! that `run` uses), so every reference form works here too: names, ARNs,
+//! the ECS `valueFrom` form, `#key`, JSON pointers,
 //! versions, `file:` and `env:`. Nothing is added to the value, not even a
 //! newline, so `secretfd get NAME | docker secret create NAME -` stores
 //! exactly what Secrets Manager holds.

@@ -94,8 +94,8 @@ pub fn resolve_each(
 ) {
     // Step 1: distinct sources, each fetched once, and the references that
     // use each. A hash map, because ordering `file:` paths compares them
-    // component by component, which took a sixth of a 100-secret launch's
-    // instructions.
+    // component by component, which took a sixth of the instructions of a
+    // launch with 100 `file:` secrets.
     let mut distinct: HashMap<&Source, usize> = HashMap::with_capacity(references.len());
     let mut sources: Vec<&Source> = Vec::new();
     let mut users: Vec<Vec<usize>> = Vec::new();
