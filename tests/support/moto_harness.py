@@ -14,6 +14,15 @@ Besides moto's own API, a small WSGI middleware serves:
 Each entry is the request's X-Amz-Target header, such as
 "secretsmanager.BatchGetSecretValue", or "METHOD PATH" for a request
 without one, so that an unexpected call still shows up.
+
+Usage: moto_harness.py [--one-thread]
+
+By default each connection gets its own thread, as the tests need (the
+load test opens 200 at once). With --one-thread, which scripts/bench uses,
+one thread serves the requests one after another. moto runs one request at
+a time either way, because its threads share one interpreter lock. A single
+thread saves the lock hand-offs between threads: a 100-secret secretfd run
+took 2 to 3 ms less than with a thread per connection (docs/benchmarks.md).
 """
 
 import json
@@ -150,6 +159,11 @@ def warm_up(moto_app):
 
 
 def main():
+    one_thread = sys.argv[1:] == ["--one-thread"]
+    if sys.argv[1:] and not one_thread:
+        sys.stderr.write(f"moto_harness: invalid arguments {sys.argv[1:]}. The only option is --one-thread.\n")
+        sys.exit(2)
+
     # Moto's application for Secrets Manager alone. Moto's all-service
     # dispatcher would first work out the service from each request's Host
     # and Authorization headers, which took a quarter of the time of a
@@ -164,7 +178,7 @@ def main():
         HOST,
         0,
         HarnessMiddleware(moto_app, RequestLog()),
-        threaded=True,
+        threaded=not one_thread,
         request_handler=QuietRequestHandler,
     )
     serve_thread = threading.Thread(target=server.serve_forever, daemon=True)
