@@ -19,16 +19,28 @@ Usage: moto_harness.py [--one-thread]
 
 By default each connection gets its own thread, as the tests need (the
 load test opens 200 at once). With --one-thread, which scripts/bench uses,
-one thread serves the requests one after another. moto runs one request at
-a time either way, because its threads share one interpreter lock. A single
-thread saves the lock hand-offs between threads: a 100-secret secretfd run
-took 2 to 3 ms less than with a thread per connection (docs/benchmarks.md).
+one thread serves the requests one after another. moto runs largely one
+request at a time either way, because its threads share one interpreter
+lock, so a single thread saves the lock hand-offs between them. A
+100-secret secretfd run took 1.7 to 2.4 ms less than with a thread per
+connection (docs/benchmarks.md).
+
+With one thread, werkzeug responds with HTTP/1.0 and closes each connection
+after its response. The thread then waits, up to 10 ms, for the client to
+close its end before it takes the next connection. secretfd closes at
+once: strace shows its shutdown() right after it reads the response.
 """
 
 import json
 import os
 import sys
 import threading
+
+# The only option, checked before the slow moto import below.
+ONE_THREAD = sys.argv[1:] == ["--one-thread"]
+if sys.argv[1:] and not ONE_THREAD:
+    sys.stderr.write(f"moto_harness: invalid arguments {sys.argv[1:]}. The only option is --one-thread.\n")
+    sys.exit(2)
 
 # Network safety: moto and anything it imports see fake static credentials, no
 # instance metadata and a loopback endpoint where nothing listens (port 9),
@@ -159,11 +171,6 @@ def warm_up(moto_app):
 
 
 def main():
-    one_thread = sys.argv[1:] == ["--one-thread"]
-    if sys.argv[1:] and not one_thread:
-        sys.stderr.write(f"moto_harness: invalid arguments {sys.argv[1:]}. The only option is --one-thread.\n")
-        sys.exit(2)
-
     # Moto's application for Secrets Manager alone. Moto's all-service
     # dispatcher would first work out the service from each request's Host
     # and Authorization headers, which took a quarter of the time of a
@@ -178,7 +185,7 @@ def main():
         HOST,
         0,
         HarnessMiddleware(moto_app, RequestLog()),
-        threaded=not one_thread,
+        threaded=not ONE_THREAD,
         request_handler=QuietRequestHandler,
     )
     serve_thread = threading.Thread(target=server.serve_forever, daemon=True)
