@@ -36,9 +36,10 @@ import os
 import sys
 import threading
 
-# The only option, checked before the slow moto import below.
-ONE_THREAD = sys.argv[1:] == ["--one-thread"]
-if sys.argv[1:] and not ONE_THREAD:
+# The only option, checked before the slow moto import below. A script that
+# imports this module keeps its own arguments.
+ONE_THREAD = __name__ == "__main__" and sys.argv[1:] == ["--one-thread"]
+if __name__ == "__main__" and sys.argv[1:] and not ONE_THREAD:
     sys.stderr.write(f"moto_harness: invalid arguments {sys.argv[1:]}. The only option is --one-thread.\n")
     sys.exit(2)
 
