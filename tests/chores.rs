@@ -6,14 +6,14 @@ mod support;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use support::{
-    Finished, Moto, StubServer, aws_error, run_with_stdin, run_with_timeout, secretfd, unique_name, wait_with_timeout,
+    Finished, Moto, StubServer, aws_error, run_with_stdin, run_with_timeout, secretfd, temp_dir, unique_name,
+    wait_with_timeout,
 };
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -44,12 +44,6 @@ fn fails_with(finished: &Finished, code: i32, fragments: &[&str]) {
     for fragment in fragments {
         assert!(stderr.contains(fragment), "{fragment:?} missing from: {stderr}");
     }
-}
-
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-chores-{label}")));
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn describe_json(name: &str) -> Value {

@@ -10,7 +10,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use support::{CLOSED_ENDPOINT, Finished, isolated_command, run_with_timeout, secretfd_offline};
+use support::{CLOSED_ENDPOINT, Finished, isolated_command, run_with_timeout, secretfd_offline, temp_dir};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,12 +51,6 @@ fn complete(script: &Path, words: &[&str]) -> Vec<String> {
     let finished: Finished = run_with_timeout(&mut bash, TIMEOUT);
     assert_eq!(finished.code(), Some(0), "bash completion failed: {}", finished.stderr_text());
     finished.stdout_text().lines().filter(|line| !line.is_empty()).map(str::to_owned).collect()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("secretfd-completions-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

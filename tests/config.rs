@@ -10,7 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Finished, Moto, SilentServer, run_with_timeout, secretfd, secretfd_offline, unique_name};
+use support::{
+    Finished, Moto, SilentServer, create_json_secret, run_with_timeout, secretfd, secretfd_offline, unique_name,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -23,21 +25,15 @@ fn config_file(text: &str) -> PathBuf {
     path
 }
 
-fn json_secret(prefix: &str, password: &str) -> String {
-    let name = unique_name(prefix);
-    Moto::shared().create_secret_string(&name, &json!({ "password": password }).to_string());
-    name
-}
-
 fn run(command: &mut Command) -> Finished {
     run_with_timeout(command, LIMIT)
 }
 
 #[test]
 fn config_bindings_are_delivered() {
-    let db = json_secret("config-db", "db-pass");
-    let key = json_secret("config-key", "key-value");
-    let token = json_secret("config-token", "token-value");
+    let db = create_json_secret("config-db", "db-pass");
+    let key = create_json_secret("config-key", "key-value");
+    let token = create_json_secret("config-token", "token-value");
     let path = config_file(&format!(
         "carrier = \"pipe\"\n[files]\nDB_FILE = \"{db}#password\"\n[fds]\n5 = \"{key}#password\"\nstdin = \"{token}#password\"\n"
     ));
@@ -56,8 +52,8 @@ fn config_bindings_are_delivered() {
 
 #[test]
 fn config_and_flag_bindings_merge() {
-    let db = json_secret("config-merge-db", "from-file");
-    let extra = json_secret("config-merge-extra", "from-flag");
+    let db = create_json_secret("config-merge-db", "from-file");
+    let extra = create_json_secret("config-merge-extra", "from-flag");
     let path = config_file(&format!("[files]\nDB_FILE = \"{db}#password\"\n"));
     let finished = run(secretfd().args(["run", "--config"]).arg(&path).args([
         "--file",
@@ -73,7 +69,7 @@ fn config_and_flag_bindings_merge() {
 
 #[test]
 fn secretfd_config_variable_names_file() {
-    let db = json_secret("config-env", "via-env");
+    let db = create_json_secret("config-env", "via-env");
     let path = config_file(&format!("[files]\nDB_FILE = \"{db}#password\"\n"));
     let finished = run(secretfd().env("SECRETFD_CONFIG", &path).args(["run", "--", "sh", "-c", "cat \"$DB_FILE\""]));
     assert_eq!(finished.code(), Some(0), "{}", finished.stderr_text());

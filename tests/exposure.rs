@@ -21,13 +21,14 @@
 mod support;
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Moto, Response, StubServer, run_with_timeout, secretfd, unique_name};
+use support::{
+    Moto, Response, StubServer, create_json_secret, memory_hits, run_with_timeout, secretfd, temp_dir, unique_name,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -39,20 +40,6 @@ const CARRIERS: [(&str, &[&str]); 2] = [("memfd", &["--carrier", "memfd"]), ("pi
 /// Returns a canary no other test or run uses, so a hit is this test's own.
 fn canary(label: &str) -> String {
     format!("CANARY-{}-never-print-me", unique_name(label))
-}
-
-/// Stores `{"password": CANARY}` and returns the secret's name.
-fn json_canary_secret(canary: &str) -> String {
-    let name = unique_name("exposure");
-    Moto::shared().create_secret_string(&name, &json!({ "password": canary }).to_string());
-    name
-}
-
-/// Creates a fresh, empty directory under the system temp dir.
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-exposure-{label}")));
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -74,33 +61,6 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
         }
     }
     found
-}
-
-/// Returns the readable mappings of process `pid` whose memory contains
-/// `needle`, as lines of `/proc/PID/maps`.
-fn memory_hits(pid: u32, needle: &[u8]) -> Vec<String> {
-    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let mut memory = fs::File::open(format!("/proc/{pid}/mem")).unwrap();
-    let mut hits = Vec::new();
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(permissions)) = (fields.next(), fields.next()) else { continue };
-        if !permissions.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
-            continue;
-        }
-        let (start, end) = range.split_once('-').unwrap();
-        let start = u64::from_str_radix(start, 16).unwrap();
-        let end = u64::from_str_radix(end, 16).unwrap();
-        let mut bytes = vec![0; (end - start) as usize];
-        // A mapping can vanish or be unreadable (guard pages); skip it.
-        if memory.seek(SeekFrom::Start(start)).is_err() || memory.read_exact(&mut bytes).is_err() {
-            continue;
-        }
-        if contains(&bytes, needle) {
-            hits.push(line.to_owned());
-        }
-    }
-    hits
 }
 
 /// Runs `secretfd run` in `mode` with `carrier`, with the given verbosity
@@ -132,7 +92,7 @@ fn run_child_printing_argv_and_environment(
 fn canary_absent_in_every_mode_and_carrier() {
     let canary = canary("modes");
     let reversed: String = canary.chars().rev().collect();
-    let name = json_canary_secret(&canary);
+    let name = create_json_secret("exposure", &canary);
     let dir = temp_dir("modes");
 
     for (mode_label, mode) in MODES {
@@ -168,7 +128,7 @@ fn canary_absent_in_every_mode_and_carrier() {
 fn canary_absent_from_error_messages() {
     let moto = Moto::shared();
     let canary = canary("errors");
-    let json_name = json_canary_secret(&canary);
+    let json_name = create_json_secret("exposure", &canary);
     let plain_name = unique_name("exposure-plain");
     moto.create_secret_string(&plain_name, &canary);
     let broken_name = unique_name("exposure-broken");
@@ -346,7 +306,7 @@ impl Drop for Launched {
 #[test]
 fn memory_scan_finds_canary_held_by_child() {
     let canary = canary("control");
-    let name = json_canary_secret(&canary);
+    let name = create_json_secret("exposure", &canary);
     let run_args = vec!["--exec".to_owned(), "--fd".into(), format!("3={name}#password")];
     let launched = Launched::start("", &run_args, "read -r value <&3; sleep 30; echo \"$value\"");
     // In exec mode the launcher's PID is now the shell, and sleep its child.
@@ -360,7 +320,7 @@ fn memory_scan_finds_canary_held_by_child() {
 #[test]
 fn exec_mode_leaves_no_copy_in_child_memory() {
     let canary = canary("exec-memory");
-    let name = json_canary_secret(&canary);
+    let name = create_json_secret("exposure", &canary);
     for (carrier_label, carrier) in CARRIERS {
         let mut run_args: Vec<String> = carrier.iter().map(|s| s.to_string()).collect();
         run_args.extend(["--exec".into(), "--file".into(), format!("DB={name}#password")]);
@@ -376,7 +336,7 @@ fn exec_mode_leaves_no_copy_in_child_memory() {
 #[test]
 fn supervise_mode_wipes_launcher_memory() {
     let canary = canary("supervise-memory");
-    let name = json_canary_secret(&canary);
+    let name = create_json_secret("exposure", &canary);
     let dir = temp_dir("supervise-memory");
     // Larger than a pipe's default 64 KiB buffer, so the pipe carrier needs
     // its writer process; the child reads it whole before sleeping.
@@ -413,7 +373,7 @@ fn supervise_mode_wipes_launcher_memory() {
 fn supervising_launcher_is_not_dumpable() {
     use std::os::unix::process::CommandExt;
 
-    let name = json_canary_secret("dumpable");
+    let name = create_json_secret("exposure", "dumpable");
     let mut command = support::isolated_command(env!("CARGO_BIN_EXE_secretfd"), &Moto::shared().endpoint());
     command.uid(65534).gid(65534).current_dir("/");
     command.args(["run", "--supervise", "--fd", &format!("3={name}#password"), "--", "sleep", "30"]);
@@ -449,7 +409,7 @@ fn is_carrier(target: &str) -> bool {
 /// unless `--stdin` put it on 0.
 #[test]
 fn closed_stdio_never_receives_a_secret() {
-    let name = json_canary_secret("fd-value");
+    let name = create_json_secret("exposure", "fd-value");
     let closings =
         [("stdin", "exec 0<&-;"), ("stdout", "exec 1>&-;"), ("stderr", "exec 2>&-;"), ("all", "exec 0<&- 1>&- 2>&-;")];
 
@@ -496,7 +456,7 @@ fn closed_stdio_never_receives_a_secret() {
 /// targets: the child holds exactly stdio and the bound descriptors.
 #[test]
 fn child_fds_exact_in_every_mode() {
-    let name = json_canary_secret("fd-exact");
+    let name = create_json_secret("exposure", "fd-exact");
     for (mode_label, mode) in MODES {
         for (carrier_label, carrier) in CARRIERS {
             let case = format!("{mode_label}, {carrier_label}");

@@ -8,11 +8,10 @@
 mod support;
 
 use std::fs;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::json;
-use support::{Moto, Response, StubServer, aws_error, run_with_timeout, secretfd, unique_name};
+use support::{Moto, Response, StubServer, aws_error, run_with_timeout, secretfd, temp_dir, unique_name};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -23,12 +22,6 @@ const NAME_CHARACTERS: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 /// Largest `file:` secret secretfd reads (1 MiB), as its error message and
 /// SECURITY.md state.
 const MAX_FILE_SECRET: usize = 1024 * 1024;
-
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-hostile-{label}")));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Bytes that would make a terminal do something: ESC (CSI and OSC
 /// sequences), the 8-bit CSI, BEL and carriage return.

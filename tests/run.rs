@@ -4,29 +4,18 @@
 mod support;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{Moto, Response, SilentServer, StubServer, aws_error, run_with_timeout, secretfd, unique_name};
+use support::{
+    Moto, Response, SilentServer, StubServer, aws_error, create_json_secret, run_with_timeout, secretfd, temp_dir,
+    unique_name,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Creates a JSON secret `{"password": PASSWORD}` and returns its name.
-fn json_secret(prefix: &str, password: &str) -> String {
-    let name = unique_name(prefix);
-    Moto::shared().create_secret_string(&name, &json!({ "password": password }).to_string());
-    name
-}
-
-/// Creates a fresh, empty directory under the system temp dir.
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-test-{label}")));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn run(args: &[&str]) -> support::Finished {
     run_with_timeout(secretfd().args(args), LIMIT)
@@ -34,7 +23,7 @@ fn run(args: &[&str]) -> support::Finished {
 
 #[test]
 fn file_binding_delivers_exact_password() {
-    let name = json_secret("run-file", "p@ss w0rd");
+    let name = create_json_secret("run-file", "p@ss w0rd");
     let reference = format!("DB_FILE={name}#password");
     let finished = run(&["run", "--file", &reference, "--", "sh", "-c", "cat \"$DB_FILE\""]);
     assert_eq!(finished.code(), Some(0), "{}", finished.stderr_text());
@@ -43,7 +32,7 @@ fn file_binding_delivers_exact_password() {
 
 #[test]
 fn fd_binding_delivers_on_exact_descriptor() {
-    let name = json_secret("run-fd", "fd-secret");
+    let name = create_json_secret("run-fd", "fd-secret");
     let reference = format!("3={name}#password");
     let finished = run(&["run", "--fd", &reference, "--", "sh", "-c", "cat <&3"]);
     assert_eq!(finished.code(), Some(0), "{}", finished.stderr_text());
@@ -52,7 +41,7 @@ fn fd_binding_delivers_on_exact_descriptor() {
 
 #[test]
 fn stdin_binding_delivers_as_standard_input() {
-    let name = json_secret("run-stdin", "stdin-secret");
+    let name = create_json_secret("run-stdin", "stdin-secret");
     let reference = format!("{name}#password");
     let finished = run(&["run", "--stdin", &reference, "--", "cat"]);
     assert_eq!(finished.code(), Some(0), "{}", finished.stderr_text());
@@ -61,7 +50,7 @@ fn stdin_binding_delivers_as_standard_input() {
 
 #[test]
 fn placeholder_in_argument_becomes_path() {
-    let name = json_secret("run-placeholder", "arg-secret");
+    let name = create_json_secret("run-placeholder", "arg-secret");
     let reference = format!("DB_FILE={name}#password");
     let finished = run(&["run", "--file", &reference, "--", "cat", "{{DB_FILE}}"]);
     assert_eq!(finished.code(), Some(0), "{}", finished.stderr_text());
@@ -147,7 +136,7 @@ fn local_sources_file_and_env() {
 
 #[test]
 fn child_environment_lists_descriptors() {
-    let name = json_secret("run-fds-env", "x");
+    let name = create_json_secret("run-fds-env", "x");
     let finished = run(&[
         "run",
         "--file",
@@ -213,7 +202,7 @@ fn numbers(fds: &[(i32, String)]) -> Vec<i32> {
 
 #[test]
 fn child_gets_exactly_stdio_and_bound_fds() {
-    let name = json_secret("run-exact-fds", "x");
+    let name = create_json_secret("run-exact-fds", "x");
     let fds = child_fds("", &[format!("--file=A={name}#password"), format!("--fd=5={name}#password")]);
     assert_eq!(numbers(&fds), [0, 1, 2, 3, 5], "{fds:?}");
     assert!(fds[3].1.starts_with("/memfd:secretfd"), "{fds:?}");
@@ -222,7 +211,7 @@ fn child_gets_exactly_stdio_and_bound_fds() {
 
 #[test]
 fn launcher_extra_fds_do_not_leak() {
-    let name = json_secret("run-extra-fds", "x");
+    let name = create_json_secret("run-extra-fds", "x");
     let redirections = "exec 3</etc/hostname 4</etc/hostname 12</etc/hostname;";
     let fds = child_fds(redirections, &[format!("--fd=9={name}#password")]);
     assert_eq!(numbers(&fds), [0, 1, 2, 9], "{fds:?}");
@@ -230,7 +219,7 @@ fn launcher_extra_fds_do_not_leak() {
 
 #[test]
 fn bound_fd_replaces_colliding_launcher_fd() {
-    let name = json_secret("run-collide", "x");
+    let name = create_json_secret("run-collide", "x");
     let redirections = "exec 3</etc/hostname 4</etc/hostname 5</etc/hostname;";
     let fds = child_fds(redirections, &[format!("--fd=3={name}#password"), format!("--file=B={name}#password")]);
     assert_eq!(numbers(&fds), [0, 1, 2, 3, 4], "{fds:?}");
@@ -240,7 +229,7 @@ fn bound_fd_replaces_colliding_launcher_fd() {
 
 #[test]
 fn preserve_fds_passes_launcher_fds_on() {
-    let name = json_secret("run-preserve", "x");
+    let name = create_json_secret("run-preserve", "x");
     let redirections = "exec 3</etc/hostname 4</etc/hostname 6</etc/hostname;";
     let fds = child_fds(redirections, &["--preserve-fds=2".to_owned(), format!("--file=A={name}#password")]);
     assert_eq!(numbers(&fds), [0, 1, 2, 3, 4, 5], "{fds:?}");
@@ -250,7 +239,7 @@ fn preserve_fds_passes_launcher_fds_on() {
 
 #[test]
 fn delivered_fd_cannot_be_changed() {
-    let name = json_secret("run-sealed", "sealed-value");
+    let name = create_json_secret("run-sealed", "sealed-value");
     // Each attempt prints "ok" when it wrongly succeeds and "denied" when the
     // kernel refuses it; the last lines check the value and its metadata.
     let script = r#"
@@ -276,7 +265,7 @@ fn delivered_fd_cannot_be_changed() {
 #[test]
 fn canary_absent_from_child_and_output_and_files() {
     let canary = "CANARY-7f3a9c-never-print-me";
-    let name = json_secret("run-canary", canary);
+    let name = create_json_secret("run-canary", canary);
     let dir = temp_dir("canary");
 
     for verbosity in ["", "-v", "-vv", "-vvv"] {
@@ -323,7 +312,7 @@ fn assert_no_file_contains(dir: &Path, needle: &[u8]) {
 
 #[test]
 fn dry_run_prints_plan_without_values() {
-    let name = json_secret("run-dry", "dry-secret");
+    let name = create_json_secret("run-dry", "dry-secret");
     let marker = temp_dir("dry").join("started");
     let finished =
         run(&["run", "--dry-run", "--file", &format!("DB={name}#password"), "--", "touch", marker.to_str().unwrap()]);
@@ -357,7 +346,7 @@ fn assert_fails_without_child(command: &mut Command, references: &[&str]) -> Str
 #[test]
 fn every_failure_reported_and_no_child() {
     let moto = Moto::shared();
-    let good = json_secret("run-fail-good", "fine");
+    let good = create_json_secret("run-fail-good", "fine");
     let nulls = unique_name("run-fail-null");
     moto.create_secret_string(&nulls, r#"{"password":null}"#);
     let plain = unique_name("run-fail-plain");
@@ -394,7 +383,7 @@ fn bad_reference_is_usage_error() {
 
 #[test]
 fn missing_command_exits_127_and_unexecutable_126() {
-    let name = json_secret("run-exec-errors", "x");
+    let name = create_json_secret("run-exec-errors", "x");
     let binding = format!("A={name}#password");
     let not_found = run(&["run", "--file", &binding, "--", "secretfd-no-such-command"]);
     assert_eq!(not_found.code(), Some(127), "{}", not_found.stderr_text());

@@ -7,23 +7,16 @@
 mod support;
 
 use std::fs;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use support::{Finished, Moto, SilentServer, secretfd, secretfd_offline, unique_name, wait_with_timeout};
+use support::{
+    Finished, Moto, SilentServer, memory_hits, secretfd, secretfd_offline, temp_dir, unique_name, wait_with_timeout,
+};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Creates a fresh, empty directory under the system temp dir.
-fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-supervise-{label}")));
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Wraps a secretfd command so that it runs as PID 1 of a new PID namespace.
 /// The environment of `command` (the safe test environment) is kept.
@@ -361,29 +354,6 @@ fn fifo_source_stopped_by_sigterm() {
     fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Counts occurrences of `needle` in the readable memory of process `pid`.
-fn count_in_memory(pid: u32, needle: &[u8]) -> usize {
-    let maps = fs::read_to_string(format!("/proc/{pid}/maps")).unwrap();
-    let mut memory = fs::File::open(format!("/proc/{pid}/mem")).unwrap();
-    let mut count = 0;
-    for line in maps.lines() {
-        let mut fields = line.split_whitespace();
-        let (Some(range), Some(permissions)) = (fields.next(), fields.next()) else { continue };
-        if !permissions.starts_with('r') || line.ends_with("[vvar]") || line.contains("[vvar_vclock]") {
-            continue;
-        }
-        let (start, end) = range.split_once('-').unwrap();
-        let start = u64::from_str_radix(start, 16).unwrap();
-        let end = u64::from_str_radix(end, 16).unwrap();
-        let mut region = vec![0; (end - start) as usize];
-        if memory.seek(SeekFrom::Start(start)).is_err() || memory.read_exact(&mut region).is_err() {
-            continue;
-        }
-        count += region.windows(needle.len()).filter(|window| *window == needle).count();
-    }
-    count
-}
-
 #[test]
 fn supervisor_memory_holds_no_secret_after_start() {
     let canary = format!("canary-{}-{}", std::process::id(), unique_name("value"));
@@ -407,8 +377,8 @@ fn supervisor_memory_holds_no_secret_after_start() {
         let shell = started_child(supervisor);
         wait_until(LIMIT, "the command to read the secret", || ready.exists().then_some(()));
 
-        let in_supervisor = count_in_memory(supervisor, canary.as_bytes());
-        let in_child = count_in_memory(shell, canary.as_bytes());
+        let in_supervisor = memory_hits(supervisor, canary.as_bytes()).len();
+        let in_child = memory_hits(shell, canary.as_bytes()).len();
         signal(supervisor, Signal::SIGTERM);
         let finished = wait_with_timeout(child, LIMIT);
 

@@ -20,14 +20,17 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod http;
+mod memory;
 mod moto;
 mod process;
 mod stub;
 
 use std::ffi::OsStr;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub use memory::memory_hits;
 pub use moto::{Moto, base64_encode, harness_python, harness_script};
 pub use process::{Finished, open_fds, run_with_stdin, run_with_timeout, wait_with_timeout};
 pub use stub::{Request, Response, SilentServer, StubServer, aws_error};
@@ -44,6 +47,22 @@ pub fn unique_name(prefix: &str) -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
+}
+
+/// Creates a fresh, empty directory under the system temp dir, named after
+/// `label` and unique like [`unique_name`].
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(unique_name(&format!("secretfd-test-{label}")));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Creates a secret in the shared moto whose value is the JSON object
+/// `{"password": PASSWORD}`, and returns its unique name.
+pub fn create_json_secret(prefix: &str, password: &str) -> String {
+    let name = unique_name(prefix);
+    Moto::shared().create_secret_string(&name, &serde_json::json!({ "password": password }).to_string());
+    name
 }
 
 /// Returns a `secretfd` command that talks to the test binary's shared moto,
