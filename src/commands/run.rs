@@ -167,10 +167,9 @@ impl Fetched {
 
 /// Fetches every secret and, unless this is a dry run, puts each into its
 /// carrier as soon as it arrives, consuming (and so wiping) the launcher's
-/// copy. Delivery thus overlaps the wait for later batches, where delivering
-/// 100 secrets after the fetch added up to 3.1 ms (a run against its
-/// `--dry-run`, which neither delivers nor starts the command). Returns one entry per binding, or every problem; on failure,
-/// the carriers made so far are closed.
+/// copy. Delivery thus overlaps the wait for later batches. Returns one
+/// entry per binding, or every problem. On failure, the carriers made so
+/// far are closed, so no child gets a partial set.
 fn fetch(plan: &Plan, references: &[&Reference], guard: &FetchGuard) -> Result<Vec<Fetched>, Error> {
     let options = aws::Options { region: plan.region.clone(), timeout: plan.timeout };
     let mut slots: Vec<Option<Result<Fetched, Problem>>> = references.iter().map(|_| None).collect();

@@ -21,7 +21,7 @@ By default each connection gets its own thread, as the tests need (the
 load test opens 200 at once). With --one-thread, which scripts/bench uses,
 one thread serves the requests one after another. moto runs largely one
 request at a time either way, because its threads share one interpreter
-lock, so a single thread saves the lock hand-offs between them. A
+lock. A single thread saves the lock hand-offs between them. A
 100-secret secretfd run took 1.7 to 2.4 ms less than with a thread per
 connection (docs/benchmarks.md).
 
